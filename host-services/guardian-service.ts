@@ -1,0 +1,254 @@
+// The running guardian: owns the proxy, CA, findings store, counters and IPC sockets, and answers
+// status and findings questions. `start` brings it up in order and `stop` takes it down flushing
+// every finding; a failure half-way through start undoes what was already started.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Config } from '../lib/config-schema.js';
+import { Deduper } from '../lib/dedup.js';
+import type { Finding } from '../lib/finding-schema.js';
+import type { FindingsQuery } from '../lib/findings-query.js';
+import { rulesFor } from '../lib/rules/index.js';
+import { zeroCounters, type Counters, type Status } from '../lib/status-schema.js';
+import { loadOrCreateCa, type CertificateAuthority } from './ca.js';
+import { validateConfigValue } from './config-file.js';
+import { FindingSink } from './finding-sink.js';
+import { FindingsStore } from './findings-store.js';
+import type { GuardianApi } from './guardian-api.js';
+import { ensurePrivateDir, type HomePaths } from './home.js';
+import { startIpcServer } from './ipc-server.js';
+import type { Logger } from './logger.js';
+import { readPidFile, removePidFile, writePidFile } from './pid-file.js';
+import { ClientAllowlist } from './proxy/client-allowlist.js';
+import { GuardianProxy, type AuthResult } from './proxy/guardian-proxy.js';
+import { loadOrCreateSalt } from './salt.js';
+import { upstreamTrust } from './upstream-trust.js';
+
+export function packageVersion(): string {
+  try {
+    const url = new URL('../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export interface ServiceOptions {
+  config: Config;
+  paths: HomePaths;
+  log: Logger;
+  /** Proxy credential check (per-group identity); absent = no proxy auth. */
+  authenticate?: (header: string | undefined) => AuthResult;
+  /** Extra group-scoped IPC sockets: group name -> socket path. */
+  groupSockets?: ReadonlyMap<string, string>;
+  /** Write and honour the pid file (off for in-process tests that run several services). */
+  pidFile?: boolean;
+}
+
+interface ConnectDest {
+  dest: string;
+  count: number;
+  inspected: boolean;
+  last_seen: string;
+  group: string | null;
+}
+
+const MAX_DESTS = 200;
+
+export class GuardianService implements GuardianApi {
+  readonly startedAt = new Date();
+  readonly version = packageVersion();
+  private readonly dests = new Map<string, ConnectDest>();
+  private closers: (() => Promise<void>)[] = [];
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly opts: ServiceOptions,
+    readonly store: FindingsStore,
+    readonly ca: CertificateAuthority | null,
+    readonly proxy: GuardianProxy,
+    readonly socketPath: string,
+    readonly counters: Counters,
+  ) {}
+
+  static async start(opts: ServiceOptions): Promise<GuardianService> {
+    const { config, paths, log } = opts;
+    const usePid = opts.pidFile ?? true;
+    ensurePrivateDir(paths.root);
+    ensurePrivateDir(paths.runDir);
+    if (usePid) {
+      const pid = readPidFile(paths.pidFile);
+      if (pid.state === 'running') {
+        throw new Error(
+          `already running (pid ${pid.record.pid}, listening on ${pid.record.listener.host}:${pid.record.listener.port}); ` +
+            'use `traffic-guardian stop` first',
+        );
+      }
+      if (pid.state === 'stale') {
+        log('warn', `removing stale pid file ${paths.pidFile}${pid.pid ? ` (pid ${pid.pid} is gone)` : ''}`);
+        removePidFile(paths.pidFile, pid.pid ?? -1);
+        removePidFile(paths.pidFile);
+      }
+    }
+    const salt = loadOrCreateSalt(paths.salt);
+    const ca = config.https_inspection ? loadOrCreateCa(paths, { create: true }) : null;
+    const trust = upstreamTrust({ extraCaFile: process.env.NODE_EXTRA_CA_CERTS, upstreamCaFile: config.upstream_ca_file });
+    const store = new FindingsStore({
+      file: paths.findings,
+      maxFileBytes: config.findings_log.max_file_bytes,
+      maxFiles: config.findings_log.max_files,
+      retentionDays: config.findings_log.retention_days,
+    });
+    const counters = zeroCounters();
+    const sink = new FindingSink(new Deduper(config.dedup_window_secs * 1000), store, counters, (f) =>
+      log('warn', `finding ${f.severity} ${f.threat_type} ${f.pattern} ${f.direction} ${f.dest}${f.group ? ` group=${f.group}` : ''}`),
+    );
+    let svc: GuardianService | undefined;
+    const proxy = new GuardianProxy({
+      host: config.proxy_host,
+      port: config.proxy_port,
+      ca,
+      allowlist: new ClientAllowlist(config.allowed_clients),
+      upstreamTrust: trust,
+      counters,
+      sink,
+      rules: {
+        outbound: rulesFor('outbound', config.disabled_rules),
+        inbound: rulesFor('inbound', config.disabled_rules),
+      },
+      salt,
+      maxScanBytes: config.max_scan_bytes,
+      allowHosts: config.allow_hosts,
+      authenticate: opts.authenticate,
+      onConnectTarget: (dest, client, group, inspected) => svc?.recordConnect(dest, client, group, inspected),
+      log,
+    });
+    const socketPath = config.ipc_socket ?? paths.socket;
+    // One counters object is shared by the proxy, the sink and status answers.
+    svc = new GuardianService(opts, store, ca, proxy, socketPath, counters);
+    try {
+      await proxy.start();
+      svc.closers.push(() => proxy.stop());
+      const ipc = await startIpcServer({ socketPath, api: svc, group: null, version: svc.version, log: (m) => log('warn', m) });
+      svc.closers.push(() => ipc.close());
+      for (const [group, sock] of opts.groupSockets ?? []) {
+        const g = await startIpcServer({ socketPath: sock, api: svc, group, version: svc.version, log: (m) => log('warn', m) });
+        svc.closers.push(() => g.close());
+      }
+      if (usePid) {
+        const addr = proxy.address!;
+        writePidFile(paths.pidFile, {
+          pid: process.pid,
+          started_at: svc.startedAt.toISOString(),
+          listener: addr,
+          socket: socketPath,
+          https_inspection: config.https_inspection,
+        });
+        svc.closers.push(async () => removePidFile(paths.pidFile));
+      }
+    } catch (err) {
+      await svc.stop();
+      throw err;
+    }
+    return svc;
+  }
+
+  private recordConnect(dest: string, client: string, group: string | undefined, inspected: boolean): void {
+    const key = `${dest}\u0000${group ?? ''}`;
+    const now = new Date().toISOString();
+    const cur = this.dests.get(key);
+    if (cur) {
+      this.dests.delete(key);
+      cur.count++;
+      cur.last_seen = now;
+      cur.inspected = inspected;
+      this.dests.set(key, cur);
+      return;
+    }
+    this.opts.log('info', `CONNECT ${client} -> ${dest} (${inspected ? 'inspected' : 'blind tunnel'})${group ? ` group=${group}` : ''}`);
+    this.dests.set(key, { dest, count: 1, inspected, last_seen: now, group: group ?? null });
+    if (this.dests.size > MAX_DESTS) this.dests.delete(this.dests.keys().next().value!);
+  }
+
+  get address(): { host: string; port: number } {
+    return this.proxy.address!;
+  }
+
+  status(group: string | null): Status {
+    this.counters.dropped_writes = this.store.dropped;
+    const reasons: string[] = [];
+    if (this.store.degraded) reasons.push(`findings log not writable: ${this.store.lastError ?? 'unknown error'}`);
+    const recent = this.store
+      .recent(50)
+      .filter((f) => group === null || f.group === group)
+      .slice(0, 10);
+    const dests = [...this.dests.values()]
+      .filter((d) => group === null || d.group === group)
+      .reverse()
+      .slice(0, 50);
+    return {
+      state: reasons.length > 0 ? 'degraded' : 'running',
+      degraded_reasons: reasons,
+      version: this.version,
+      pid: process.pid,
+      started_at: this.startedAt.toISOString(),
+      uptime_secs: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      listener: this.address,
+      https_inspection: this.ca !== null,
+      ca_fingerprint: this.ca?.fingerprint256 ?? null,
+      upstream_proxy: this.opts.config.upstream_proxy !== undefined,
+      group,
+      counters: group === null ? structuredClone(this.counters) : this.groupCounters(recent),
+      connect_destinations: dests,
+      recent_findings: recent,
+    };
+  }
+
+  /** A group sees its own finding counts only; traffic counters of other groups are not its business. */
+  private groupCounters(recent: Finding[]): Counters {
+    const c = zeroCounters();
+    for (const f of recent) c.findings[f.threat_type]++;
+    return c;
+  }
+
+  listFindings(query: FindingsQuery): Promise<Finding[]> {
+    return this.store.query(query);
+  }
+
+  validateConfig(value: unknown) {
+    const r = validateConfigValue(value);
+    return r.ok ? { ok: true as const } : { ok: false as const, errors: r.errors };
+  }
+
+  /** Stops everything in reverse order and flushes findings. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const close of this.closers.reverse()) {
+        try {
+          await close();
+        } catch (err) {
+          this.opts.log('warn', `stop: ${(err as Error).message}`);
+        }
+      }
+      await this.store.close();
+    })();
+    return this.stopping;
+  }
+
+  describeStartup(): string {
+    const a = this.address;
+    const url = `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+    const lines = [
+      `traffic-guardian ${this.version} listening on ${url} (host ${hostname()}, pid ${process.pid})`,
+      `  HTTPS inspection: ${this.ca ? `on, CA ${this.ca.certPath}` : 'off (CONNECT is a blind tunnel; destinations are recorded)'}`,
+    ];
+    if (this.ca) lines.push(`  CA SHA-256 fingerprint: ${this.ca.fingerprint256}`);
+    lines.push(
+      `  findings: ${this.opts.paths.findings}`,
+      `  status socket: ${this.socketPath}`,
+      '  Point one process at it (nothing global is changed):',
+      `    HTTP_PROXY=${url} HTTPS_PROXY=${url}${this.ca ? ` NODE_EXTRA_CA_CERTS=${this.ca.certPath}` : ''} <command>`,
+      '  Detect-and-log only: traffic is never blocked. Ctrl-C stops it.',
+    );
+    return lines.join('\n');
+  }
+}

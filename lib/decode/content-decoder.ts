@@ -1,0 +1,138 @@
+// Streams a body through zlib per its Content-Encoding (gzip, deflate, br, stacked) so the scanner
+// sees decoded bytes while the proxy forwards the original ones. Decoded output is bounded: once
+// `maxOutput` bytes have come out the decoders are destroyed, so a decompression bomb costs at most
+// that much work and memory.
+import zlib from 'node:zlib';
+import type { Transform } from 'node:stream';
+
+export type ContentCoding = 'gzip' | 'deflate' | 'br';
+
+export interface ParsedEncoding {
+  /** Codings in the order they were applied by the sender (decode in reverse). */
+  codings: ContentCoding[];
+  /** A coding we cannot decode (the body is then scanned as is). */
+  unsupported?: string;
+}
+
+export function parseContentEncoding(header: string | undefined): ParsedEncoding {
+  const codings: ContentCoding[] = [];
+  if (!header) return { codings };
+  for (const raw of header.split(',')) {
+    const c = raw.trim().toLowerCase();
+    if (c === '' || c === 'identity') continue;
+    if (c === 'gzip' || c === 'x-gzip') codings.push('gzip');
+    else if (c === 'deflate') codings.push('deflate');
+    else if (c === 'br') codings.push('br');
+    else return { codings: [], unsupported: c };
+  }
+  return { codings };
+}
+
+/** Raw deflate (no zlib header) is common in the wild; sniff the first byte to pick the decoder. */
+function deflateFor(first: number | undefined): Transform {
+  const opts = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  return first !== undefined && (first & 0x0f) === 8 ? zlib.createInflate(opts) : zlib.createInflateRaw(opts);
+}
+
+function decoderFor(coding: ContentCoding, first: number | undefined): Transform {
+  switch (coding) {
+    case 'gzip':
+      // Z_SYNC_FLUSH: a truncated stream yields what it has instead of an error and nothing.
+      return zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    case 'deflate':
+      return deflateFor(first);
+    case 'br':
+      return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+  }
+}
+
+export interface ContentDecoderEvents {
+  onData(decoded: Buffer): void;
+  /** Called once: after all input decoded, after the bound was hit, or after an error. */
+  onEnd(result: { error?: string; bounded: boolean }): void;
+}
+
+/**
+ * A chain of zlib decoders. `write` never throws; errors end the chain and are reported once.
+ * The chain is built lazily on the first write so raw deflate can be sniffed.
+ */
+export class ContentDecoder {
+  private chain: Transform[] | null = null;
+  private outBytes = 0;
+  private done = false;
+  private ended = false;
+
+  constructor(
+    private readonly codings: readonly ContentCoding[],
+    private readonly maxOutput: number,
+    private readonly events: ContentDecoderEvents,
+  ) {}
+
+  private build(first: number | undefined): Transform[] {
+    // Sender applied codings[0] first, so we decode the last one first.
+    const chain = [...this.codings].reverse().map((c, i) => decoderFor(c, i === 0 ? first : undefined));
+    for (let i = 0; i < chain.length; i++) {
+      const t = chain[i]!;
+      t.on('error', (err: Error) => this.finish(err.message));
+      if (i < chain.length - 1) {
+        const next = chain[i + 1]!;
+        // Inner decoders get their first byte sniffed too (stacked raw deflate is rare but cheap to handle).
+        t.on('data', (d: Buffer) => {
+          if (!this.done) next.write(d);
+        });
+        t.on('end', () => {
+          if (!this.done) next.end();
+        });
+      } else {
+        t.on('data', (d: Buffer) => this.emit(d));
+        t.on('end', () => this.finish());
+      }
+    }
+    return chain;
+  }
+
+  private emit(d: Buffer): void {
+    if (this.done) return;
+    const room = this.maxOutput - this.outBytes;
+    if (d.length >= room) {
+      if (room > 0) this.events.onData(d.subarray(0, room));
+      this.outBytes = this.maxOutput;
+      this.finish(undefined, true);
+      return;
+    }
+    this.outBytes += d.length;
+    this.events.onData(d);
+  }
+
+  private finish(error?: string, bounded = false): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.chain) for (const t of this.chain) t.destroy();
+    this.events.onEnd({ error, bounded });
+  }
+
+  write(chunk: Buffer): void {
+    if (this.done || this.ended || chunk.length === 0) return;
+    if (!this.chain) this.chain = this.build(chunk[0]);
+    this.chain[0]!.write(chunk);
+  }
+
+  end(): void {
+    if (this.done || this.ended) return;
+    this.ended = true;
+    if (!this.chain) {
+      this.finish();
+      return;
+    }
+    this.chain[0]!.end();
+  }
+
+  /** Stops decoding now (client aborted, bound reached elsewhere). */
+  abort(): void {
+    this.finish(undefined, false);
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+}

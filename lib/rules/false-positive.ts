@@ -1,0 +1,82 @@
+// Shared false-positive filters for the rule catalogue: placeholders, documentation examples and
+// low-entropy values. All functions are pure and cheap; they run only on candidate matches.
+
+/** Shannon entropy of `s` in bits per character (0 for the empty string). */
+export function shannonEntropy(s: string): number {
+  if (s.length === 0) return 0;
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bits = 0;
+  const n = s.length;
+  for (const c of counts.values()) {
+    const p = c / n;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+/** Number of distinct characters in `s`. */
+export function distinctChars(s: string): number {
+  return new Set(s).size;
+}
+
+/** True when some character repeats `run` or more times in a row (`xxxxxxx`, `0000000`, `*******`). */
+export function hasRepeatedRun(s: string, run = 6): boolean {
+  let count = 1;
+  for (let i = 1; i < s.length; i++) {
+    if (s.charCodeAt(i) === s.charCodeAt(i - 1)) {
+      if (++count >= run) return true;
+    } else {
+      count = 1;
+    }
+  }
+  return false;
+}
+
+// Template syntax and masking: ${TOKEN}, {{ token }}, <your-api-key>, %(key)s, $OPENAI_API_KEY, sk-****, "...".
+const TEMPLATE_RE = /\$\{|\$\(|\{\{|\}\}|<[^<>\s]{1,60}>|%\([a-z_]{1,40}\)|^\$[A-Za-z_]|\*{3}|\.{3}|\u2026|x{5}|X{5}/;
+
+// Words that only appear in placeholders. Kept to 5+ letters so that random key material (the
+// `{{rand:…}}` parts of examples, real keys) contains one with negligible probability.
+const PLACEHOLDER_WORD_RE =
+  /your[-_ ]?(?:api[-_ ]?)?(?:key|token|secret|password|passwd|pass|access|account|own)|_here\b|here_|placeholder|redacted|changeme|change[-_]me|replace[-_]?(?:me|this|with)|insert[-_]|dummy|sample[-_]|example|notreal|not[-_]a[-_]real|fakekey|fake[-_]|abcdefgh|12345678|0123456/i;
+
+const LITERAL_PLACEHOLDERS = new Set(['null', 'none', 'undefined', 'true', 'false', 'enabled', 'disabled', 'secret']);
+
+/** True for values that are obviously not a real secret: template references, masks and filler words. */
+export function isPlaceholder(value: string): boolean {
+  const v = value.trim();
+  if (v.length === 0) return true;
+  if (LITERAL_PLACEHOLDERS.has(v.toLowerCase())) return true;
+  if (TEMPLATE_RE.test(v)) return true;
+  if (PLACEHOLDER_WORD_RE.test(v)) return true;
+  if (hasRepeatedRun(v, 7)) return true;
+  return false;
+}
+
+/** Documentation example credentials published by vendors (never real). */
+export const DOC_EXAMPLE_SECRETS: readonly string[] = [
+  'AKIAIOSFODNN7EXAMPLE',
+  'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  'je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY',
+  // jwt.io default token signature and payload.
+  'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+  'eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ',
+];
+
+/** True when `s` is, or contains, a published documentation example (AWS `...EXAMPLE` style included). */
+export function isDocExample(s: string): boolean {
+  if (s.includes('EXAMPLE')) return true;
+  for (const d of DOC_EXAMPLE_SECRETS) if (s.includes(d)) return true;
+  return false;
+}
+
+/**
+ * The common acceptance test for random key material: not a placeholder, not a documentation
+ * example, and at least `minEntropy` bits per character with some variety of characters.
+ */
+export function looksLikeRealSecret(secret: string, minEntropy = 3): boolean {
+  if (isPlaceholder(secret) || isDocExample(secret)) return false;
+  if (distinctChars(secret) < Math.min(6, secret.length)) return false;
+  return shannonEntropy(secret) >= minEntropy;
+}

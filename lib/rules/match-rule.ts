@@ -1,0 +1,51 @@
+// Runs one rule over one text view. Shared by the streaming scanner and the rule tests, so the
+// examples are checked by exactly the code that scans traffic.
+import { hostMatches } from '../host-match.js';
+import type { Rule } from './rule.js';
+
+export interface RuleHit {
+  /** Whole match, as offsets into the text. */
+  readonly start: number;
+  readonly end: number;
+  /** The sensitive part (group `secret`, else the whole match). */
+  readonly secretStart: number;
+  readonly secretEnd: number;
+}
+
+/** True when the prefilter allows the rule to run on a text whose lowercase form is `lower`. */
+export function keywordsPresent(rule: Rule, lower: string): boolean {
+  for (const k of rule.keywords) if (lower.includes(k)) return true;
+  return false;
+}
+
+/**
+ * All accepted hits of `rule` in `text`. `destHost`, when given, silences credentials sent to their issuer.
+ * Matching is bounded: a zero-length match advances, and at most `maxHits` are returned.
+ */
+export function findRuleHits(rule: Rule, text: string, destHost?: string, maxHits = 64): RuleHit[] {
+  const hits: RuleHit[] = [];
+  const re = rule.pattern;
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while (hits.length < maxHits && (m = re.exec(text)) !== null) {
+    if (m[0].length === 0) {
+      re.lastIndex++;
+      continue;
+    }
+    const secret = m.groups?.secret;
+    let secretStart = m.index;
+    let secretEnd = m.index + m[0].length;
+    if (secret !== undefined) {
+      // Locate the group inside the match (indices flag is not required of rule authors).
+      const rel = m[0].lastIndexOf(secret);
+      secretStart = m.index + Math.max(0, rel);
+      secretEnd = secretStart + secret.length;
+    }
+    const secretText = text.slice(secretStart, secretEnd);
+    if (rule.accept && !rule.accept(m, secretText)) continue;
+    if (destHost && rule.issuerHosts && hostMatches(destHost, rule.issuerHosts(secretText))) continue;
+    hits.push({ start: m.index, end: m.index + m[0].length, secretStart, secretEnd });
+  }
+  re.lastIndex = 0;
+  return hits;
+}

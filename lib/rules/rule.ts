@@ -1,0 +1,46 @@
+// The shape of a detection rule. Rules are data plus small pure functions so the scanner can run
+// them on any decoded view of a message, and tests can run each rule's own examples.
+import type { Direction, Severity, ThreatType } from '../finding-schema.js';
+
+/**
+ * Example texts a test expands and runs. A `{{rand:CHARSET:LEN}}` token is replaced at test time by
+ * LEN random characters from CHARSET, so no real-looking key is ever committed. Charsets:
+ * alnum, upper, lower, digits, hex, b64 (A-Za-z0-9+/), b64url (A-Za-z0-9_-), b32 (A-Z2-7).
+ * The random characters are what the redaction property test checks never leak.
+ */
+export interface RuleExamples {
+  /** Each must give at least one detection of this rule (in one of the rule's directions). */
+  readonly positive: readonly string[];
+  /** Each must give no detection of this rule. */
+  readonly negative: readonly string[];
+  /** Texts that would match but are sent to their issuer, so must stay silent there. */
+  readonly issuer?: readonly { readonly host: string; readonly text: string }[];
+}
+
+export interface Rule {
+  /** Stable rule id, written as `pattern` in findings (e.g. `ai_api_key`). */
+  readonly id: string;
+  readonly threat_type: ThreatType;
+  /** EXFIL rules watch outbound traffic, INJECTION rules inbound. */
+  readonly directions: readonly Direction[];
+  readonly severity: Severity;
+  /** One line an operator reads in a finding. */
+  readonly description: string;
+  /**
+   * Lowercase literals; the pattern only runs on a view whose lowercased text contains at least one.
+   * Every possible match must contain one of them (this is the prefilter that keeps scanning fast).
+   */
+  readonly keywords: readonly string[];
+  /**
+   * Global (`g`) regex run on a latin1 view of the bytes (one char per byte). For EXFIL rules the named
+   * group `secret` marks the sensitive part to redact and fingerprint; without it the whole match is.
+   */
+  readonly pattern: RegExp;
+  /** Public, non-random format prefix a redacted snippet may keep (`sk-ant-api03-`, `ghp_`, `AKIA`). */
+  readonly publicPrefix?: (secret: string) => string;
+  /** Drops false positives (documentation examples, placeholders, low-entropy values). */
+  readonly accept?: (match: RegExpExecArray, secret: string) => boolean;
+  /** Hosts that issued this credential: sending it there is normal use. `*.example.com` matches subdomains. */
+  readonly issuerHosts?: (secret: string) => readonly string[];
+  readonly examples: RuleExamples;
+}

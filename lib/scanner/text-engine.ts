@@ -1,0 +1,185 @@
+// The streaming text engine: fed latin1 text piece by piece, it runs the rules over each decoded view
+// of a sliding window. The window keeps a tail of the previous text, so a match split across two
+// network chunks, SSE events or writes is still whole in one pass; memory stays bounded by the
+// batch size plus the tail, whatever the message size.
+import type { Location } from '../finding-schema.js';
+import type { Detection } from '../detection.js';
+import type { Rule } from '../rules/rule.js';
+import { findRuleHits, type RuleHit } from '../rules/match-rule.js';
+import { decodeJsonEscapes } from '../decode/json-escapes.js';
+import { decodePercent } from '../decode/percent.js';
+import { decodeEncodedRuns } from '../decode/encoded-runs.js';
+import { buildSnippet, fingerprint } from '../redact.js';
+
+/** Text is scanned in batches of at least this many bytes (or at the end of the message). */
+export const SCAN_BATCH = 16 * 1024;
+/** Tail of the previous window kept for matches that cross a boundary. */
+export const SCAN_OVERLAP = 4 * 1024;
+/** A tail may grow back to the start of an encoded run, up to this size, so the run decodes aligned. */
+export const MAX_TAIL = 16 * 1024;
+/** A hit this close to an open end may still grow; it is left for the next pass. */
+export const SETTLE_GUARD = 1024;
+/** Nested decoding depth (e.g. json > base64 > percent). */
+export const MAX_DECODE_DEPTH = 3;
+
+export interface EngineOptions {
+  rules: readonly Rule[];
+  salt: Buffer;
+  destHost?: string;
+  location: Location;
+  /** Detections reported per message at most; further ones are counted in `overflow`. */
+  maxDetections?: number;
+  /** Decoding steps that produced this engine's text (e.g. `['sse']`), prefixed to every chain. */
+  chainPrefix?: readonly string[];
+  /** Shared with a sibling engine on the same message so one match is reported once. */
+  seen?: Set<string>;
+  onDetection: (d: Detection) => void;
+}
+
+interface PendingHit {
+  rule: Rule;
+  hit: RuleHit;
+}
+
+const TOKEN_CHAR = /[A-Za-z0-9+/=_-]/;
+
+export class TextEngine {
+  private buf = '';
+  /** Absolute offset (in decoded message bytes) of buf[0]. */
+  private bufStart = 0;
+  private pending = 0;
+  private readonly seen: Set<string>;
+  private readonly maxDetections: number;
+  private keywordList: string[];
+  reported = 0;
+  overflow = 0;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.maxDetections = opts.maxDetections ?? 32;
+    this.seen = opts.seen ?? new Set<string>();
+    this.keywordList = [...new Set(opts.rules.flatMap((r) => r.keywords))];
+  }
+
+  get seenSet(): Set<string> {
+    return this.seen;
+  }
+
+  feed(text: string): void {
+    if (text.length === 0) return;
+    this.buf += text;
+    this.pending += text.length;
+    if (this.pending >= SCAN_BATCH) this.scan(false);
+  }
+
+  finish(): void {
+    if (this.pending > 0) this.scan(true);
+    this.buf = '';
+  }
+
+  private scan(final: boolean): void {
+    this.scanView(this.buf, this.opts.chainPrefix ?? [], !final, this.bufStart, 0, null);
+    this.pending = 0;
+    if (!final) this.trim();
+  }
+
+  private trim(): void {
+    if (this.buf.length <= SCAN_OVERLAP) return;
+    let cut = this.buf.length - SCAN_OVERLAP;
+    // Keep an encoded run whole (up to MAX_TAIL) so base64 decodes from its real start.
+    const floor = Math.max(0, this.buf.length - MAX_TAIL);
+    while (cut > floor && TOKEN_CHAR.test(this.buf[cut - 1]!)) cut--;
+    if (cut === floor && floor > 0) cut = this.buf.length - SCAN_OVERLAP;
+    this.buf = this.buf.slice(cut);
+    this.bufStart += cut;
+  }
+
+  /**
+   * Scans one view and the views decoded from it. `chain` is the decoding path so far; `parent` is the
+   * view this one was decoded from (used to drop a `json` label when the match was already plain).
+   */
+  private scanView(
+    text: string,
+    chain: readonly string[],
+    openEnd: boolean,
+    base: number,
+    depth: number,
+    parent: string | null,
+  ): void {
+    const json = decodeJsonEscapes(text);
+    const primary = json ?? text;
+    const primaryChain = json ? [...chain, 'json'] : chain;
+    this.runRules(primary, primaryChain, openEnd, base, json ? text : parent);
+
+    const pct = decodePercent(primary);
+    if (pct !== null) this.runRules(pct, [...primaryChain, 'percent'], openEnd, base, primary);
+
+    if (depth >= MAX_DECODE_DEPTH) return;
+    for (const run of decodeEncodedRuns(primary, openEnd)) {
+      this.scanView(run.text, [...primaryChain, run.kind], false, base + run.start, depth + 1, null);
+    }
+  }
+
+  private runRules(view: string, chain: readonly string[], openEnd: boolean, base: number, plain: string | null): void {
+    if (this.reported >= this.maxDetections && this.overflow > 1000) return;
+    const lower = view.toLowerCase();
+    // Prefilter: which keywords occur at all in this view (one search per distinct keyword).
+    const present = new Set<string>();
+    for (const k of this.keywordList) if (lower.includes(k)) present.add(k);
+    if (present.size === 0) return;
+
+    const hits: PendingHit[] = [];
+    for (const rule of this.opts.rules) {
+      if (!rule.keywords.some((k) => present.has(k))) continue;
+      for (const hit of findRuleHits(rule, view, this.opts.destHost)) {
+        // Near an open end the match may continue in the next chunk: wait for the next pass.
+        if (openEnd && hit.end > view.length - SETTLE_GUARD) continue;
+        hits.push({ rule, hit });
+      }
+    }
+    if (hits.length === 0) return;
+
+    const secretSpans = hits
+      .filter((h) => h.rule.threat_type === 'EXFIL')
+      .map((h) => ({ start: h.hit.secretStart, end: h.hit.secretEnd }));
+
+    for (const { rule, hit } of hits) {
+      const exfil = rule.threat_type === 'EXFIL';
+      const matched = view.slice(hit.secretStart, hit.secretEnd);
+      const fpInput = exfil ? matched : matched.toLowerCase().replace(/\s+/g, ' ');
+      const fp = fingerprint(this.opts.salt, fpInput);
+      const key = `${rule.id}\u0000${fp}`;
+      if (this.seen.has(key)) continue;
+      if (this.seen.size < 4096) this.seen.add(key);
+      if (this.reported >= this.maxDetections) {
+        this.overflow++;
+        continue;
+      }
+      this.reported++;
+      // A match that is also in the text before JSON unescaping was not hidden by JSON: don't claim it was.
+      let shownChain = chain;
+      if (chain[chain.length - 1] === 'json' && plain !== null && plain.includes(matched)) {
+        shownChain = chain.slice(0, -1);
+      }
+      const snippet = buildSnippet({
+        text: view,
+        match: { start: hit.start, end: hit.end },
+        secret: exfil
+          ? { start: hit.secretStart, end: hit.secretEnd, publicPrefix: rule.publicPrefix?.(matched) ?? '' }
+          : undefined,
+        otherSecrets: secretSpans,
+      });
+      this.opts.onDetection({
+        pattern: rule.id,
+        threat_type: rule.threat_type,
+        severity: rule.severity,
+        description: rule.description,
+        snippet,
+        fingerprint: fp,
+        encoding: shownChain.join('>'),
+        offset: base + (shownChain.length === 0 ? hit.start : 0),
+        location: this.opts.location,
+        untrusted: rule.threat_type === 'INJECTION',
+      });
+    }
+  }
+}
