@@ -137,7 +137,11 @@ export function publicPrefixSafe(secret: string, prefix: string): string {
 export function redactPath(rawPath: string): string {
   const q = rawPath.indexOf('?');
   const pathname = q === -1 ? rawPath : rawPath.slice(0, q);
-  let out = maskTokens(toDisplayText(pathname.slice(0, 512)));
+  // Mask per path segment: `/` is a token character, so a whole path would read as one token.
+  let out = toDisplayText(pathname.slice(0, 512))
+    .split('/')
+    .map((seg) => maskTokens(seg))
+    .join('/');
   if (q !== -1) {
     const keys = rawPath
       .slice(q + 1)

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { Proxy, type IContext, type IProxyOptions } from 'http-mitm-proxy';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Direction, Protocol } from '../../lib/finding-schema.js';
@@ -348,12 +348,12 @@ export class GuardianProxy extends Proxy {
       const res = rctx.serverToProxyResponse;
       if (res) {
         const s = this.scanner('inbound', target.host, res.headers['content-encoding'], inMeta, res.headers['content-type']);
-        this.attachBody(res, s);
+        this.attachBody(res, s, () => rctx.proxyToClientResponse);
       }
     });
     callback();
     // Attached after the forwarding pipe: each chunk goes upstream first, then to the scanner.
-    this.attachBody(req, reqScanner);
+    this.attachBody(req, reqScanner, () => ctx.proxyToServerRequest);
   }
 
   private scanRequestHead(req: http.IncomingMessage, destHost: string, meta: MessageMeta): void {
@@ -394,7 +394,12 @@ export class GuardianProxy extends Proxy {
     });
   }
 
-  private attachBody(stream: http.IncomingMessage, scanner: MessageScanner): void {
+  /**
+   * Feeds a body to its scanner after each chunk is forwarded, and restores backpressure: the
+   * library's final filters accept every write, so without this a slow reader would make the proxy
+   * buffer an entire body. `dest` is where the chunk was just written.
+   */
+  private attachBody(stream: http.IncomingMessage, scanner: MessageScanner, dest: () => Writable | undefined): void {
     let finished = false;
     const finish = (complete: boolean) => {
       if (finished) return;
@@ -404,7 +409,15 @@ export class GuardianProxy extends Proxy {
         (err: Error) => this.g.log('error', `scan failed: ${err.message}`),
       );
     };
-    stream.on('data', (chunk: Buffer) => scanner.write(chunk));
+    stream.on('data', (chunk: Buffer) => {
+      const w = dest();
+      if (w && w.writableNeedDrain && !stream.isPaused()) {
+        stream.pause();
+        w.once('drain', () => stream.resume());
+        w.once('close', () => stream.resume());
+      }
+      scanner.write(chunk);
+    });
     stream.once('end', () => finish(true));
     stream.once('close', () => finish(false));
     stream.once('error', () => finish(false));

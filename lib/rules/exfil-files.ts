@@ -21,7 +21,7 @@ const privateKeyPem: Rule = {
   // Header line, optional RFC 1421 / armor headers (Proc-Type, DEK-Info, Version), then the base64
   // body: real newlines or JSON `\n` escapes between lines. The secret is the body, up to 41 lines.
   pattern:
-    /-----BEGIN (?:RSA |EC |DSA |ENCRYPTED |OPENSSH |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:[ \t]|\r?\n|\\r|\\n){1,6}(?:[A-Za-z-]{1,30}: [^\r\n\\]{1,120}(?:\r?\n|\\r?\\n)){0,4}(?:\r?\n|\\r?\\n)?(?<secret>[A-Za-z0-9+/=]{40,100}(?:(?:\r?\n|\\r?\\n)[A-Za-z0-9+/=]{1,100}){0,40})/g,
+    /-----BEGIN (?:RSA |EC |DSA |ENCRYPTED |OPENSSH |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:[ \t]|\r?\n|\\r|\\n){1,6}(?:[A-Za-z-]{1,30}: [^\r\n\\]{1,120}(?:\r?\n|(?:\\r)?\\n)){0,4}(?:\r?\n|(?:\\r)?\\n)?(?<secret>[A-Za-z0-9+/=]{40,100}(?:(?:\r?\n|(?:\\r)?\\n)[A-Za-z0-9+/=]{1,100}){0,40})/g,
   accept: (_m, secret) => looksLikeKeyBody(secret),
   examples: {
     positive: [
@@ -73,7 +73,7 @@ const sshKeyFile: Rule = {
 
 // A passwd(5) line: name:pw:uid:gid:gecos:home:shell.
 const PASSWD_LINE = String.raw`[a-z_][a-z0-9_.-]{0,31}\$?:[x*!]:-?[0-9]{1,10}:-?[0-9]{1,10}:[^:\r\n\\]{0,100}:/[^:\r\n\\]{0,100}:/[A-Za-z0-9/_.-]{1,60}`;
-const NL = String.raw`(?:\r?\n|\\r?\\n)`;
+const NL = String.raw`(?:\r?\n|(?:\\r)?\\n)`;
 
 const unixSensitive: Rule = {
   id: 'unix_sensitive',
@@ -111,12 +111,25 @@ const DOTENV_NAME_OK = /(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE
 const DOTENV_NAME_SKIP =
   /_(?:ID|IDS|FILE|PATH|URL|URI|DIR|TYPE|NAME|LENGTH|LEN|SIZE|TTL|EXPIRY|EXPIRES|EXPIRES_IN|ALGORITHM|ALG|HEADER|FIELD|COUNT|LIMIT|PREFIX|ENDPOINT|REGION|VERSION|FORMAT|MODE|ENABLED|LOCATION|HOST|PORT|USER|USERNAME|ENV|VAR|COMMAND|CMD|HELPER|POLICY|ROTATION)$/;
 
+// `/run/secrets/key.pem`, `./creds.json`, `~/x`, `C:\\keys\\a.pfx`: words between separators, not
+// random key material (a base64 value may start with `/` too).
+function isFilePath(value: string): boolean {
+  const m = /^(?:~|\.{1,2}|[A-Za-z]:)?[/\\](.*)$/.exec(value);
+  if (!m) return false;
+  const segments = (m[1] ?? '').split(/[/\\]/);
+  return segments.every(
+    (seg) =>
+      seg === '' ||
+      (/^[A-Za-z0-9._@-]{1,40}$/.test(seg) && !(/[A-Z]/.test(seg) && /[a-z]/.test(seg) && /[0-9]/.test(seg))),
+  );
+}
+
 function acceptDotenv(m: RegExpExecArray, value: string): boolean {
   const name = m.groups?.name ?? '';
   if (!DOTENV_NAME_OK.test(name) || DOTENV_NAME_SKIP.test(name)) return false;
   if (isPlaceholder(value) || isDocExample(value)) return false;
   if (/^[0-9.,_-]+$/.test(value)) return false; // numbers, sizes, versions
-  if (/^(?:\.{0,2}\/|~\/|[A-Za-z]:\\)/.test(value)) return false; // file paths
+  if (isFilePath(value)) return false;
   if (/^[a-z][a-z0-9+.-]{1,20}:\/\//i.test(value) && !value.includes('@')) return false; // URLs without userinfo
   return distinctChars(value) >= 5 && shannonEntropy(value) >= 2.5;
 }

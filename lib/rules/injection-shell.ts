@@ -10,7 +10,7 @@ const RUNNER = String.raw`(?:sudo(?:[ \t]{1,4}-{1,2}[A-Za-z][A-Za-z=-]{0,20}(?:[
 /** A shell that reads its script from stdin (not `sh -c 'cmd'`). */
 const SHELL = String.raw`(?:ba|z|da|k|fi|a)?sh\b(?![ \t]{1,4}-c\b)`;
 /** An interpreter reading its program from stdin (`python3 -`, bare `perl`), not `python -m json.tool`. */
-const INTERP = String.raw`(?:python[23]?(?:\.[0-9]{1,2})?|perl|ruby|node|php)(?=[ \t]{0,4}(?:$|[\r\n;&|)"'\x60]|\\n|-[ \t]|-$))`;
+const INTERP = String.raw`(?:python[23]?(?:\.[0-9]{1,2})?|perl|ruby|node|php)(?=[ \t]{0,4}(?:$|[\r\n;&|)"'\x60]|\\[nr"]|-(?![A-Za-z0-9-])))`;
 const PS_EXEC = String.raw`(?:iex|IEX|Iex|Invoke-Expression)\b`;
 /** Characters of one command line: no pipe, newline, `;` or `&&` (a single `&` may sit in a URL). */
 const ARGS = String.raw`(?:[^|\r\n;&\\]|&(?!&)|\\(?![nr]))`;

@@ -10,6 +10,18 @@ import { decodeJsonEscapes } from '../decode/json-escapes.js';
 import { decodePercent } from '../decode/percent.js';
 import { decodeEncodedRuns } from '../decode/encoded-runs.js';
 import { buildSnippet, fingerprint } from '../redact.js';
+import { KeywordPrefilter } from './keyword-automaton.js';
+
+/** Prefilters are built once per rule list and shared by every engine using that list. */
+const prefilters = new WeakMap<readonly Rule[], KeywordPrefilter>();
+function prefilterFor(rules: readonly Rule[]): KeywordPrefilter {
+  let p = prefilters.get(rules);
+  if (!p) {
+    p = new KeywordPrefilter(rules);
+    prefilters.set(rules, p);
+  }
+  return p;
+}
 
 /** Text is scanned in batches of at least this many bytes (or at the end of the message). */
 export const SCAN_BATCH = 16 * 1024;
@@ -50,14 +62,14 @@ export class TextEngine {
   private pending = 0;
   private readonly seen: Set<string>;
   private readonly maxDetections: number;
-  private keywordList: string[];
+  private readonly prefilter: KeywordPrefilter;
   reported = 0;
   overflow = 0;
 
   constructor(private readonly opts: EngineOptions) {
     this.maxDetections = opts.maxDetections ?? 32;
     this.seen = opts.seen ?? new Set<string>();
-    this.keywordList = [...new Set(opts.rules.flatMap((r) => r.keywords))];
+    this.prefilter = prefilterFor(opts.rules);
   }
 
   get seenSet(): Set<string> {
@@ -121,15 +133,11 @@ export class TextEngine {
 
   private runRules(view: string, chain: readonly string[], openEnd: boolean, base: number, plain: string | null): void {
     if (this.reported >= this.maxDetections && this.overflow > 1000) return;
-    const lower = view.toLowerCase();
-    // Prefilter: which keywords occur at all in this view (one search per distinct keyword).
-    const present = new Set<string>();
-    for (const k of this.keywordList) if (lower.includes(k)) present.add(k);
-    if (present.size === 0) return;
+    const candidates = this.prefilter.candidates(view);
+    if (candidates.length === 0) return;
 
     const hits: PendingHit[] = [];
-    for (const rule of this.opts.rules) {
-      if (!rule.keywords.some((k) => present.has(k))) continue;
+    for (const rule of candidates) {
       for (const hit of findRuleHits(rule, view, this.opts.destHost)) {
         // Near an open end the match may continue in the next chunk: wait for the next pass.
         if (openEnd && hit.end > view.length - SETTLE_GUARD) continue;
