@@ -10,7 +10,9 @@ function hitsIn(text: string): string[] {
   const found: string[] = [];
   for (const rule of ALL_RULES) {
     for (const h of findRuleHits(rule, text)) {
-      found.push(`${rule.id}: ${JSON.stringify(text.slice(Math.max(0, h.start - 20), Math.min(text.length, h.end + 20)))}`);
+      found.push(
+        `${rule.id}: ${JSON.stringify(text.slice(Math.max(0, h.start - 20), Math.min(text.length, h.end + 20)))}`,
+      );
     }
   }
   return found;

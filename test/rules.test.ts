@@ -142,7 +142,16 @@ describe('rule catalogue', () => {
 
 describe('false-positive helpers', () => {
   it('recognises placeholders', () => {
-    for (const p of ['${TOKEN}', '<your-api-key>', '{{ api_key }}', 'xxxxxxxxxxxx', 'your_key_here', 'REDACTED', 'aaaaaaaaaaaa', '****']) {
+    for (const p of [
+      '${TOKEN}',
+      '<your-api-key>',
+      '{{ api_key }}',
+      'xxxxxxxxxxxx',
+      'your_key_here',
+      'REDACTED',
+      'aaaaaaaaaaaa',
+      '****',
+    ]) {
       expect(isPlaceholder(p), p).toBe(true);
     }
     expect(isPlaceholder('q8Z2vR7tLm3XwP0s')).toBe(false);
@@ -197,7 +206,9 @@ describe.each(ALL_RULES.map((r) => [r.id, r] as const))('rule %s', (_id, rule) =
             const covered = occurrences(text, part).some((at) =>
               hits.some((h) => h.secretStart <= at && at + part.length <= h.secretEnd),
             );
-            expect(covered, `${rule.id}: random part ${part} not inside a secret in ${JSON.stringify(text)}`).toBe(true);
+            expect(covered, `${rule.id}: random part ${part} not inside a secret in ${JSON.stringify(text)}`).toBe(
+              true,
+            );
           }
         }
       }

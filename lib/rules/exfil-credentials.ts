@@ -5,6 +5,13 @@ import type { Rule } from './rule.js';
 
 const OUT = ['outbound'] as const;
 
+/** True when `text[i]` is a base64url/token character (so a match there would not start a token). */
+function isTokenChar(text: string, i: number): boolean {
+  if (i < 0) return false;
+  const c = text.charCodeAt(i);
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 /* _ */ || c === 45; /* - */
+}
+
 /** The longest listed prefix `secret` starts with, else ''. */
 function prefixOf(prefixes: readonly string[]): (secret: string) => string {
   return (secret) => {
@@ -22,11 +29,13 @@ const aiApiKey: Rule = {
   directions: OUT,
   severity: 'critical',
   description: 'Anthropic or OpenAI API key',
-  keywords: ['sk-ant-', 'sk-proj-', 'sk-svcacct-', 'sk-admin-', 't3blbkfj'],
+  keywords: ['sk-'],
+  // Literal first for speed; the left boundary is checked in `accept`.
   pattern:
-    /(?<![A-Za-z0-9_-])(?<secret>sk-ant-(?:api03|admin01)-[A-Za-z0-9_-]{93}AA|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,250}T3BlbkFJ[A-Za-z0-9_-]{20,250}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})(?![A-Za-z0-9_-])/g,
+    /(?<secret>sk-(?:ant-(?:api03|admin01)-[A-Za-z0-9_-]{93}AA|(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,250}T3BlbkFJ[A-Za-z0-9_-]{20,250}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}))(?![A-Za-z0-9_-])/g,
   publicPrefix: prefixOf(AI_PREFIXES),
-  accept: (_m, secret) => looksLikeRealSecret(secret.slice(prefixOf(AI_PREFIXES)(secret).length), 3.5),
+  accept: (m, secret) =>
+    !isTokenChar(m.input, m.index - 1) && looksLikeRealSecret(secret.slice(prefixOf(AI_PREFIXES)(secret).length), 3.5),
   issuerHosts: (secret) => (secret.startsWith('sk-ant-') ? ['api.anthropic.com'] : ['api.openai.com']),
   examples: {
     positive: [
@@ -48,12 +57,13 @@ const aiApiKey: Rule = {
     ],
     issuer: [
       { host: 'api.anthropic.com', text: 'x-api-key: sk-ant-api03-{{rand:b64url:93}}AA' },
-      { host: 'api.openai.com:443', text: 'Authorization: Bearer sk-proj-{{rand:b64url:74}}T3BlbkFJ{{rand:b64url:74}}' },
+      {
+        host: 'api.openai.com:443',
+        text: 'Authorization: Bearer sk-proj-{{rand:b64url:74}}T3BlbkFJ{{rand:b64url:74}}',
+      },
     ],
   },
 };
-
-const AWS_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA'];
 
 const awsAccessKey: Rule = {
   id: 'aws_access_key',
@@ -155,16 +165,12 @@ const gitlabToken: Rule = {
   severity: 'critical',
   description: 'GitLab personal access token',
   keywords: ['glpat-'],
-  pattern:
-    /\b(?<secret>glpat-(?:[A-Za-z0-9_-]{27,300}\.[0-9a-z]{9}|[A-Za-z0-9_-]{20}))(?![A-Za-z0-9_-])/g,
+  pattern: /\b(?<secret>glpat-(?:[A-Za-z0-9_-]{27,300}\.[0-9a-z]{9}|[A-Za-z0-9_-]{20}))(?![A-Za-z0-9_-])/g,
   publicPrefix: () => 'glpat-',
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(6), 3),
   issuerHosts: () => ['gitlab.com', '*.gitlab.com'],
   examples: {
-    positive: [
-      'PRIVATE-TOKEN: glpat-{{rand:b64url:20}}',
-      'GITLAB_TOKEN=glpat-{{rand:b64url:40}}.01{{rand:digits:7}}',
-    ],
+    positive: ['PRIVATE-TOKEN: glpat-{{rand:b64url:20}}', 'GITLAB_TOKEN=glpat-{{rand:b64url:40}}.01{{rand:digits:7}}'],
     negative: [
       'PRIVATE-TOKEN: glpat-xxxxxxxxxxxxxxxxxxxx',
       'PRIVATE-TOKEN: glpat-<your-token>',
@@ -270,7 +276,10 @@ const huggingfaceToken: Rule = {
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(3), 3.5),
   issuerHosts: () => ['huggingface.co', '*.huggingface.co'],
   examples: {
-    positive: ['HF_TOKEN=hf_{{rand:upper:12}}{{rand:lower:22}}', 'Authorization: Bearer hf_{{rand:lower:20}}{{rand:upper:14}}'],
+    positive: [
+      'HF_TOKEN=hf_{{rand:upper:12}}{{rand:lower:22}}',
+      'Authorization: Bearer hf_{{rand:lower:20}}{{rand:upper:14}}',
+    ],
     negative: [
       'HF_TOKEN=hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
       'HF_TOKEN=hf_{{rand:alnum:40}}',
@@ -304,6 +313,8 @@ const npmToken: Rule = {
   },
 };
 
+const JWT_CONTEXT = /(?:(?:access|refresh|id|session)_?token|jwt)["']?[ \t]{0,3}[:=][ \t]{0,3}["']?$/i;
+
 // A JWT only counts where the surrounding key names it as a credential (not Authorization headers,
 // which are ordinary use of a session with the host being called).
 const jwtCredential: Rule = {
@@ -312,20 +323,13 @@ const jwtCredential: Rule = {
   directions: OUT,
   severity: 'medium',
   description: 'JWT stored as an access, refresh, id or session token',
-  keywords: [
-    'access_token',
-    'accesstoken',
-    'refresh_token',
-    'refreshtoken',
-    'id_token',
-    'idtoken',
-    'session_token',
-    'sessiontoken',
-    'jwt',
-  ],
-  pattern:
-    /(?:(?:access|refresh|id|session)_?[Tt]oken|(?:ACCESS|REFRESH|ID|SESSION)_TOKEN|jwt|JWT)["']?[ \t]{0,3}[:=][ \t]{0,3}["']?(?<secret>eyJ[A-Za-z0-9_-]{8,2000}\.ey[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_-])/g,
-  accept: (_m, secret) => !isDocExample(secret) && looksLikeRealSecret(secret.slice(secret.lastIndexOf('.') + 1), 3),
+  keywords: ['eyj'],
+  // Anchored on the JWT itself (fast); the credential key before it is checked in `accept`.
+  pattern: /(?<secret>eyJ[A-Za-z0-9_-]{8,2000}\.ey[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_-])/g,
+  accept: (m, secret) =>
+    JWT_CONTEXT.test(m.input.slice(Math.max(0, m.index - 40), m.index)) &&
+    !isDocExample(secret) &&
+    looksLikeRealSecret(secret.slice(secret.lastIndexOf('.') + 1), 3),
   examples: {
     positive: [
       '{"access_token": "eyJ{{rand:b64url:32}}.eyJ{{rand:b64url:80}}.{{rand:b64url:43}}", "token_type": "Bearer"}',

@@ -1,5 +1,5 @@
 // EXFIL rules for sensitive file contents (and private key file references) leaving the container.
-import { distinctChars, isDocExample, isPlaceholder, shannonEntropy } from './false-positive.js';
+import { distinctChars, isDocExample, isPlaceholder, shannonEntropy, textBefore } from './false-positive.js';
 import type { Rule } from './rule.js';
 
 const OUT = ['outbound'] as const;
@@ -49,7 +49,7 @@ const sshKeyFile: Rule = {
   directions: OUT,
   severity: 'high',
   description: 'Reference to an SSH private key file being read or uploaded',
-  keywords: ['id_rsa', 'id_dsa', 'id_ecdsa', 'id_ed25519'],
+  keywords: ['.ssh', 'filename'],
   pattern:
     /(?:\.ssh(?:\/|\\{1,2})|filename\*?=["']?(?:[^"'\r\n;]{0,200}[/\\])?)id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?(?![A-Za-z0-9_.-]{0,40}\.pub)(?![A-Za-z0-9])/g,
   examples: {
@@ -71,9 +71,13 @@ const sshKeyFile: Rule = {
   },
 };
 
-// A passwd(5) line: name:pw:uid:gid:gecos:home:shell.
-const PASSWD_LINE = String.raw`[a-z_][a-z0-9_.-]{0,31}\$?:[x*!]:-?[0-9]{1,10}:-?[0-9]{1,10}:[^:\r\n\\]{0,100}:/[^:\r\n\\]{0,100}:/[A-Za-z0-9/_.-]{1,60}`;
+// A passwd(5) line: name:pw:uid:gid:gecos:home:shell. The patterns start at the `:x:` field (a rare
+// literal, fast to find); the user name before it is checked in `accept`.
+const PASSWD_REST = String.raw`:[x*!]:-?[0-9]{1,10}:-?[0-9]{1,10}:[^:\r\n\\]{0,100}:/[^:\r\n\\]{0,100}:/[A-Za-z0-9/_.-]{1,60}`;
+const PASSWD_LINE = String.raw`[a-z_][a-z0-9_.-]{0,31}\$?` + PASSWD_REST;
 const NL = String.raw`(?:\r?\n|(?:\\r)?\\n)`;
+/** A user name ending right before the match, at a line start or after a quote, `>` or space. */
+const USER_BEFORE = /(?:[\s"'>]|\\n)[a-z_][a-z0-9_.-]{0,31}\$?$/;
 
 const unixSensitive: Rule = {
   id: 'unix_sensitive',
@@ -83,11 +87,13 @@ const unixSensitive: Rule = {
   description: '/etc/passwd or /etc/shadow content',
   keywords: [':x:', ':*:', ':!:', ':$'],
   pattern: new RegExp(
-    String.raw`root:x:0:0:[^:\r\n\\]{0,100}:/[^:\r\n\\]{0,100}:/[A-Za-z0-9/_.-]{1,60}` +
-      `|${PASSWD_LINE}${NL}${PASSWD_LINE}` +
-      String.raw`|[a-z_][a-z0-9_.-]{0,31}:(?<secret>\$(?:1|2[abxy]|5|6|7|y|gy|md5|sha1)\$[./A-Za-z0-9$=,]{8,250}):[0-9]{0,6}:`,
+    // uid 0 line (root:x:0:0:...), or two passwd lines, or a shadow line with a crypt hash.
+    String.raw`:x:0:0:[^:\r\n\\]{0,100}:/[^:\r\n\\]{0,100}:/[A-Za-z0-9/_.-]{1,60}` +
+      `|${PASSWD_REST}${NL}${PASSWD_LINE}` +
+      String.raw`|:(?<secret>\$(?:1|2[abxy]|5|6|7|y|gy|md5|sha1)\$[./A-Za-z0-9$=,]{8,250}):[0-9]{0,6}:`,
     'g',
   ),
+  accept: (m) => USER_BEFORE.test(textBefore(m.input, m.index, 40)),
   examples: {
     positive: [
       'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n',
@@ -124,8 +130,14 @@ function isFilePath(value: string): boolean {
   );
 }
 
+// What may precede the keyword part of the name: the rest of the name, `export `, indentation, and a
+// line start (start of text, a newline, or a JSON `\n` escape).
+const DOTENV_BEFORE = /(?:[\r\n]|\\[nr])[ \t]{0,8}(?:export[ \t]{1,4})?([A-Z0-9_]{0,60})$/;
+
 function acceptDotenv(m: RegExpExecArray, value: string): boolean {
-  const name = m.groups?.name ?? '';
+  const before = DOTENV_BEFORE.exec(textBefore(m.input, m.index, 100));
+  if (!before) return false;
+  const name = (before[1] ?? '') + (m.groups?.name ?? '');
   if (!DOTENV_NAME_OK.test(name) || DOTENV_NAME_SKIP.test(name)) return false;
   if (isPlaceholder(value) || isDocExample(value)) return false;
   if (/^[0-9.,_-]+$/.test(value)) return false; // numbers, sizes, versions
@@ -141,9 +153,10 @@ const dotenvFile: Rule = {
   severity: 'high',
   description: '.env file line holding a key, secret, token or password',
   keywords: ['key', 'secret', 'token', 'passw', 'credential', 'private'],
-  // The line must start the text, follow a newline, or follow a JSON `\n` escape.
+  // Anchored on the upper-case keyword (fast); `accept` checks the name starts a line (start of text,
+  // a newline, or a JSON `\n` escape), optionally after `export `.
   pattern:
-    /(?<=^|[\r\n]|\\[nr])[ \t]{0,8}(?:export[ \t]{1,4})?(?<name>[A-Z0-9_]{0,60}(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE)[A-Z0-9_]{0,60})[ \t]{0,3}=[ \t]{0,3}["']?(?<secret>[^\s"'`#\\]{8,300})/g,
+    /(?<name>(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE)[A-Z0-9_]{0,60})[ \t]{0,3}=[ \t]{0,3}["']?(?<secret>[^\s"'`#\\]{8,300})/g,
   accept: acceptDotenv,
   examples: {
     positive: [
@@ -152,7 +165,7 @@ const dotenvFile: Rule = {
       '{"path":".env","content":"DEBUG=1\\nSECRET_KEY_BASE={{rand:hex:64}}\\n"}',
       'export GITHUB_TOKEN="{{rand:b64url:40}}"',
       '  STRIPE_SECRET={{rand:alnum:24}}\r\nAPP_CREDENTIALS={{rand:b64:44}}',
-      'DATABASE_PASSWD=\'{{rand:alnum:12}}\'',
+      "DATABASE_PASSWD='{{rand:alnum:12}}'",
       'JWT_PRIVATE_KEY={{rand:b64:64}}',
     ],
     negative: [
@@ -181,8 +194,8 @@ const sshPubkey: Rule = {
   description: 'SSH public key or authorized_keys content',
   keywords: ['ssh-rsa', 'ssh-ed25519', 'ssh-dss', 'ecdsa-sha2-nistp'],
   pattern:
-    /(?<![A-Za-z0-9-])(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)[ \t]{1,4}(?<secret>AAAA[A-Za-z0-9+/]{40,2000}={0,3})/g,
-  accept: (_m, secret) => looksLikeKeyBody(secret),
+    /(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)[ \t]{1,4}(?<secret>AAAA[A-Za-z0-9+/]{40,2000}={0,3})/g,
+  accept: (m, secret) => !/[A-Za-z0-9-]/.test(m.input.charAt(m.index - 1)) && looksLikeKeyBody(secret),
   examples: {
     positive: [
       'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{{rand:b64:43}} dev@laptop',

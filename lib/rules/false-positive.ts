@@ -80,3 +80,11 @@ export function looksLikeRealSecret(secret: string, minEntropy = 3): boolean {
   if (distinctChars(secret) < Math.min(6, secret.length)) return false;
   return shannonEntropy(secret) >= minEntropy;
 }
+
+/**
+ * Up to `n` characters of `text` before `index`, with a leading newline standing for the start of the
+ * text. Rules anchored on a rare literal use it in `accept` to check what precedes the match.
+ */
+export function textBefore(text: string, index: number, n: number): string {
+  return index <= n ? '\n' + text.slice(0, index) : text.slice(index - n, index);
+}

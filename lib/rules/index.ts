@@ -22,7 +22,8 @@ function checkCatalogue(rules: readonly Rule[]): void {
     if (r.pattern.sticky) throw new Error(`rule ${r.id}: pattern must not have the y flag`);
     if (r.keywords.length === 0) throw new Error(`rule ${r.id}: at least one keyword is required`);
     for (const k of r.keywords) {
-      if (k.length === 0 || k !== k.toLowerCase()) throw new Error(`rule ${r.id}: keyword ${JSON.stringify(k)} must be lowercase`);
+      if (k.length === 0 || k !== k.toLowerCase())
+        throw new Error(`rule ${r.id}: keyword ${JSON.stringify(k)} must be lowercase`);
     }
     if (r.directions.length === 0) throw new Error(`rule ${r.id}: no direction`);
   }

@@ -78,9 +78,14 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
       }
     }
   }
+  // Transitions hold the next state's base index (state * nc); a state that completes a keyword is
+  // stored negated (~base) so the hot loop only looks at outputs when one was reached.
   const pre = new Int32Array(n * nc);
   const outAt = new Int32Array(n * nc);
-  for (let i = 0; i < n * nc; i++) pre[i] = delta[i]! * nc;
+  for (let i = 0; i < n * nc; i++) {
+    const t = delta[i]!;
+    pre[i] = out[t] !== 0 ? ~(t * nc) : t * nc;
+  }
   for (let s = 0; s < n; s++) outAt[s * nc] = out[s]!;
   const all = groups.length === 32 ? -1 : (1 << groups.length) - 1;
   return { cls, delta: pre, out: outAt, all };
@@ -92,8 +97,11 @@ function runDfa(d: Dfa, text: string): number {
   let mask = 0;
   for (let i = 0, n = text.length; i < n; i++) {
     st = delta[st + cls[text.charCodeAt(i) & 255]!]!;
-    mask |= out[st]!;
-    if (mask === all) break;
+    if (st < 0) {
+      st = ~st;
+      mask |= out[st]!;
+      if (mask === all) break;
+    }
   }
   return mask;
 }

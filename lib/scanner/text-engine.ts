@@ -24,7 +24,7 @@ function prefilterFor(rules: readonly Rule[]): KeywordPrefilter {
 }
 
 /** Text is scanned in batches of at least this many bytes (or at the end of the message). */
-export const SCAN_BATCH = 16 * 1024;
+export const SCAN_BATCH = 64 * 1024;
 /** Tail of the previous window kept for matches that cross a boundary. */
 export const SCAN_OVERLAP = 4 * 1024;
 /** A tail may grow back to the start of an encoded run, up to this size, so the run decodes aligned. */
@@ -53,7 +53,9 @@ interface PendingHit {
   hit: RuleHit;
 }
 
-const TOKEN_CHAR = /[A-Za-z0-9+/=_-]/;
+/** Characters of an encoded run (base64, URL-safe base64, hex), for keeping runs whole across trims. */
+const TOKEN_CHAR = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-') TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
 export class TextEngine {
   private buf = '';
@@ -99,7 +101,7 @@ export class TextEngine {
     let cut = this.buf.length - SCAN_OVERLAP;
     // Keep an encoded run whole (up to MAX_TAIL) so base64 decodes from its real start.
     const floor = Math.max(0, this.buf.length - MAX_TAIL);
-    while (cut > floor && TOKEN_CHAR.test(this.buf[cut - 1]!)) cut--;
+    while (cut > floor && TOKEN_CHAR[this.buf.charCodeAt(cut - 1) & 255] === 1) cut--;
     if (cut === floor && floor > 0) cut = this.buf.length - SCAN_OVERLAP;
     this.buf = this.buf.slice(cut);
     this.bufStart += cut;

@@ -113,7 +113,8 @@ const SHA512 =
 export function benignSamples(): { name: string; text: string }[] {
   const png = makePng(48, 32, 7).toString('base64');
   const rand = prng(42);
-  const integrity = 'sha512-' + Buffer.from(Array.from({ length: 64 }, () => Math.floor(rand() * 256))).toString('base64');
+  const integrity =
+    'sha512-' + Buffer.from(Array.from({ length: 64 }, () => Math.floor(rand() * 256))).toString('base64');
   return [
     {
       name: 'aws documentation example keys',
@@ -165,7 +166,10 @@ export function benignSamples(): { name: string; text: string }[] {
       name: 'uuids and git shas',
       text: `request-id: 7c9e6679-7425-40de-944b-e07fc1f90ae7\n{"id":"550e8400-e29b-41d4-a716-446655440000","trace":"123e4567-e89b-12d3-a456-426614174000"}\ncommit ${SHA1}\nMerge: 1a2b3c4 5d6e7f8\nAuthor: Dev <dev@example.com>\nDate:   Tue Mar 4 10:00:00 2025 +0000\n`,
     },
-    { name: 'base64 png in json', text: `{"type":"image","source":{"type":"base64","media_type":"image/png","data":"${png}"}}` },
+    {
+      name: 'base64 png in json',
+      text: `{"type":"image","source":{"type":"base64","media_type":"image/png","data":"${png}"}}`,
+    },
     { name: 'png data uri in markdown', text: `![chart](data:image/png;base64,${png})` },
     {
       name: 'prose about shells',
@@ -282,14 +286,18 @@ function toolResult(rand: Rand): string {
     case 0: {
       const lines: string[] = [];
       for (let i = 0; i < 5; i++) {
-        lines.push(`commit ${randChars(rand, HEX, 40)}\nAuthor: Dev ${i} <dev${i}@example.com>\nDate:   ${isoTime(rand)}\n\n    ${sentence(rand)}\n`);
+        lines.push(
+          `commit ${randChars(rand, HEX, 40)}\nAuthor: Dev ${i} <dev${i}@example.com>\nDate:   ${isoTime(rand)}\n\n    ${sentence(rand)}\n`,
+        );
       }
       return lines.join('\n');
     }
     case 1: {
       const lines = ['total 48'];
       for (let i = 0; i < 8; i++) {
-        lines.push(`-rw-r--r--  1 dev  staff  ${Math.floor(rand() * 90000)} Mar  4 10:0${i} ${pick(rand, WORDS)}.${pick(rand, ['ts', 'json', 'md', 'py'])}`);
+        lines.push(
+          `-rw-r--r--  1 dev  staff  ${Math.floor(rand() * 90000)} Mar  4 10:0${i} ${pick(rand, WORDS)}.${pick(rand, ['ts', 'json', 'md', 'py'])}`,
+        );
       }
       return lines.join('\n');
     }
@@ -315,7 +323,14 @@ function toolUse(rand: Rand): Record<string, unknown> {
   const input =
     name === 'bash'
       ? {
-          command: pick(rand, ['git status', 'npm test', 'ls -la src', 'git log --oneline -5', 'cat package.json', 'rm -rf ./dist']),
+          command: pick(rand, [
+            'git status',
+            'npm test',
+            'ls -la src',
+            'git log --oneline -5',
+            'cat package.json',
+            'rm -rf ./dist',
+          ]),
         }
       : name === 'web_fetch'
         ? { url: `https://docs.example.com/${pick(rand, WORDS)}/${pick(rand, WORDS)}` }
@@ -335,7 +350,8 @@ export function benignJson(bytes: number, seed = 1): string {
     model: 'claude-sonnet-4-5',
     max_tokens: 8192,
     stream: true,
-    system: 'You are a coding assistant working in a repository. Prefer small, tested changes. Explain what you changed.',
+    system:
+      'You are a coding assistant working in a repository. Prefer small, tested changes. Explain what you changed.',
     metadata: { user_id: uuid(rand) },
     messages,
   };
@@ -346,11 +362,18 @@ export function benignJson(bytes: number, seed = 1): string {
     if (turn % 2 === 0) {
       const content: unknown[] = [{ type: 'text', text: paragraph(rand) }];
       if (turn > 0 && rand() < 0.6) {
-        content.unshift({ type: 'tool_result', tool_use_id: `toolu_01${randChars(rand, ALNUM, 22)}`, content: toolResult(rand) });
+        content.unshift({
+          type: 'tool_result',
+          tool_use_id: `toolu_01${randChars(rand, ALNUM, 22)}`,
+          content: toolResult(rand),
+        });
       }
       if (rand() < 0.06) {
         const png = makePng(24 + Math.floor(rand() * 40), 24 + Math.floor(rand() * 40), Math.floor(rand() * 1e9));
-        content.push({ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') } });
+        content.push({
+          type: 'image',
+          source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') },
+        });
       }
       msg = { role: 'user', content };
     } else {
