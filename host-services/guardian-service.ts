@@ -14,7 +14,9 @@ import { validateConfigValue } from './config-file.js';
 import { FindingSink } from './finding-sink.js';
 import { FindingsStore } from './findings-store.js';
 import type { GuardianApi } from './guardian-api.js';
-import { ensurePrivateDir, type HomePaths } from './home.js';
+import { ensurePrivateDir, groupSocketPath, type HomePaths } from './home.js';
+import { GroupRegistry } from './group-registry.js';
+import { parseUpstreamProxy } from './proxy/upstream-proxy.js';
 import { startIpcServer } from './ipc-server.js';
 import type { Logger } from './logger.js';
 import { readPidFile, removePidFile, writePidFile } from './pid-file.js';
@@ -98,6 +100,17 @@ export class GuardianService implements GuardianApi {
       maxFiles: config.findings_log.max_files,
       retentionDays: config.findings_log.retention_days,
     });
+    // Per-group identity: credentials from groups.json, one scoped socket per group.
+    let authenticate = opts.authenticate;
+    const groupSockets = new Map(opts.groupSockets ?? []);
+    if (config.proxy_auth === 'groups' && !authenticate) {
+      const registry = GroupRegistry.load(paths.groupsFile);
+      if (registry.groups().length === 0) {
+        log('warn', `proxy_auth is "groups" but ${paths.groupsFile} lists no group: every client will get 407`);
+      }
+      authenticate = (h) => registry.authenticate(h);
+      for (const g of registry.groups()) if (!groupSockets.has(g)) groupSockets.set(g, groupSocketPath(paths, g));
+    }
     const counters = zeroCounters();
     const sink = new FindingSink(new Deduper(config.dedup_window_secs * 1000), store, counters, (f) =>
       log('warn', `finding ${f.severity} ${f.threat_type} ${f.pattern} ${f.direction} ${f.dest}${f.group ? ` group=${f.group}` : ''}`),
@@ -118,7 +131,8 @@ export class GuardianService implements GuardianApi {
       salt,
       maxScanBytes: config.max_scan_bytes,
       allowHosts: config.allow_hosts,
-      authenticate: opts.authenticate,
+      authenticate,
+      upstreamProxy: config.upstream_proxy ? parseUpstreamProxy(config.upstream_proxy) : undefined,
       onConnectTarget: (dest, client, group, inspected) => svc?.recordConnect(dest, client, group, inspected),
       log,
     });
@@ -130,7 +144,7 @@ export class GuardianService implements GuardianApi {
       svc.closers.push(() => proxy.stop());
       const ipc = await startIpcServer({ socketPath, api: svc, group: null, version: svc.version, log: (m) => log('warn', m) });
       svc.closers.push(() => ipc.close());
-      for (const [group, sock] of opts.groupSockets ?? []) {
+      for (const [group, sock] of groupSockets) {
         const g = await startIpcServer({ socketPath: sock, api: svc, group, version: svc.version, log: (m) => log('warn', m) });
         svc.closers.push(() => g.close());
       }

@@ -25,6 +25,7 @@ export interface HomePaths {
   socket: string;
   groupsRunDir: string;
   findings: string;
+  groupsFile: string;
 }
 
 export function homePaths(root = guardianHome()): HomePaths {
@@ -44,10 +45,16 @@ export function homePaths(root = guardianHome()): HomePaths {
     socket: path.join(runDir, 'guardian.sock'),
     groupsRunDir: path.join(runDir, 'groups'),
     findings: path.join(root, 'findings.jsonl'),
+    groupsFile: path.join(root, 'groups.json'),
   };
 }
 
 /** Creates a private directory (0700) and tightens it if it already exists with looser bits. */
+/** The socket a group's MCP server talks to: `<home>/run/groups/<group>/guardian.sock`. */
+export function groupSocketPath(paths: HomePaths, group: string): string {
+  return path.join(paths.groupsRunDir, group, 'guardian.sock');
+}
+
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const mode = statSync(dir).mode & 0o777;

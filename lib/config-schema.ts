@@ -68,6 +68,11 @@ export const ConfigSchema = z
       .optional(),
     /** Extra CA certificate (PEM file) trusted for upstream TLS and the upstream proxy. */
     upstream_ca_file: z.string().min(1).max(4096).optional(),
+    /**
+     * `groups`: every client must send per-group proxy credentials (issued by `traffic-guardian install`,
+     * stored hashed in `<home>/groups.json`); findings carry the group and each group gets its own socket.
+     */
+    proxy_auth: z.enum(['off', 'groups']).default('off'),
     /** IPC socket path; default `<home>/run/guardian.sock`. */
     ipc_socket: z.string().min(1).max(100).optional(),
   })
@@ -103,6 +108,15 @@ export function isLoopbackHost(host: string): boolean {
  * Validates a parsed JSON value as a config. `knownRuleIds`, when given, makes unknown rule ids in
  * `disabled_rules` an error too (a typo there would otherwise leave a rule on that the operator meant off).
  */
+function unknownRuleErrors(ids: unknown, known: ReadonlySet<string> | undefined): ConfigError[] {
+  if (!known || !Array.isArray(ids)) return [];
+  return ids.flatMap((id, i): ConfigError[] =>
+    typeof id === 'string' && /^[a-z0-9_]{1,64}$/.test(id) && !known.has(id)
+      ? [{ path: `disabled_rules[${i}]`, message: `unknown rule id "${id}"` }]
+      : [],
+  );
+}
+
 export function parseConfig(input: unknown, knownRuleIds?: ReadonlySet<string>): ConfigResult {
   const parsed = ConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
@@ -113,15 +127,13 @@ export function parseConfig(input: unknown, knownRuleIds?: ReadonlySet<string>):
       }
       return [{ path: formatPath(issue.path), message: issue.message }];
     });
+    // Report unknown rule ids too, so one run names every problem.
+    const raw = input !== null && typeof input === 'object' ? (input as Record<string, unknown>).disabled_rules : undefined;
+    errors.push(...unknownRuleErrors(raw, knownRuleIds));
     return { ok: false, errors };
   }
   const config = parsed.data;
-  const errors: ConfigError[] = [];
-  if (knownRuleIds) {
-    config.disabled_rules.forEach((id, i) => {
-      if (!knownRuleIds.has(id)) errors.push({ path: `disabled_rules[${i}]`, message: `unknown rule id "${id}"` });
-    });
-  }
+  const errors: ConfigError[] = unknownRuleErrors(config.disabled_rules, knownRuleIds);
   if (!isLoopbackHost(config.proxy_host) && config.allowed_clients.length === 0) {
     errors.push({
       path: 'allowed_clients',

@@ -205,8 +205,10 @@ describe('HTTPS through the guardian', () => {
 
   it('answers TLS garbage after CONNECT by closing that connection only', async () => {
     const sock = await connectTunnel(g.port, `localhost:${upstream.httpsPort}`);
-    sock.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5, 6, 7]));
+    // A complete TLS record whose ClientHello body is nonsense: the server must reject it at once.
+    sock.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef]));
     sock.on('error', () => undefined);
+    sock.resume(); // read the TLS alert, so the close can arrive
     await once(sock, 'close');
     const ok = await viaProxyHttps(g.port, `https://localhost:${upstream.httpsPort}/plain`, guardianCa);
     expect(ok.status).toBe(200);

@@ -18,6 +18,7 @@ import type { Counters } from '../../lib/status-schema.js';
 import type { FindingSink } from '../finding-sink.js';
 import type { ClientAllowlist } from './client-allowlist.js';
 import { formatHostPort, parseHostPort, type HostPort } from './connect-target.js';
+import { connectThrough, TunnelingHttpsAgent, upstreamHttpAgent, type UpstreamProxy } from './upstream-proxy.js';
 
 export interface HostCertificateSource {
   certFor(hostname: string): { cert: string; key: string };
@@ -44,11 +45,8 @@ export interface GuardianProxyOptions {
   /** Every CONNECT destination, inspected or not (blind tunnels are still recorded). */
   onConnectTarget?: (dest: string, client: string, group: string | undefined, inspected: boolean) => void;
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
-  /** Override agents (upstream proxy chaining). */
-  httpAgent?: http.Agent;
-  httpsAgent?: https.Agent;
-  /** Opens the TCP connection for a blind tunnel (upstream proxy chaining replaces it). */
-  openTunnel?: (target: HostPort) => Duplex & { once(ev: 'connect', cb: () => void): unknown };
+  /** Chain everything through this HTTP proxy (e.g. NanoClaw's OneCLI gateway). */
+  upstreamProxy?: UpstreamProxy;
 }
 
 interface WsCtx {
@@ -68,6 +66,7 @@ const AUTH_REQUIRED =
   'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="traffic-guardian"\r\n' +
   'Content-Length: 0\r\nConnection: close\r\n\r\n';
 const MAX_CONTEXTS = 1000;
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 const HOP_HEADERS = new Set(['proxy-authorization', 'proxy-connection']);
 
 function clientAddress(socket: Duplex | undefined): string {
@@ -99,10 +98,12 @@ export class GuardianProxy extends Proxy {
     this.options = { keepAlive: true } as IProxyOptions;
     this.keepAlive = true;
     this.timeout = 0;
-    this.httpAgent = this.g.httpAgent ?? new http.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256 });
-    this.httpsAgent =
-      this.g.httpsAgent ??
-      new https.Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, ca: this.g.upstreamTrust });
+    const agentOpts = { keepAlive: true, maxSockets: 1024, maxFreeSockets: 256 };
+    const up = this.g.upstreamProxy;
+    this.httpAgent = up ? upstreamHttpAgent() : new http.Agent(agentOpts);
+    this.httpsAgent = up
+      ? (new TunnelingHttpsAgent(up, { ...agentOpts, ca: this.g.upstreamTrust }) as https.Agent)
+      : new https.Agent({ ...agentOpts, ca: this.g.upstreamTrust });
 
     const server = http.createServer({ maxHeaderSize: 16 * 1024 });
     server.headersTimeout = 30_000;
@@ -222,24 +223,38 @@ export class GuardianProxy extends Proxy {
   }
 
   private blindTunnel(socket: Duplex, head: Buffer, target: HostPort): void {
-    const upstream = this.g.openTunnel ? this.g.openTunnel(target) : net.connect({ host: target.host, port: target.port });
-    let connected = false;
-    upstream.once('connect', () => {
-      connected = true;
-      socket.write(CONNECT_OK);
-      if (head.length > 0) upstream.write(head);
-      socket.pipe(upstream);
-      upstream.pipe(socket);
-    });
-    upstream.on('error', (err: Error & { code?: string }) => {
-      this.g.counters.upstream_errors++;
-      this.g.log('warn', `tunnel to ${formatHostPort(target)} failed: ${err.code ?? err.message}`);
-      if (!connected && socket.writable) {
-        socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-      } else socket.destroy();
-    });
-    socket.on('close', () => upstream.destroy());
-    upstream.on('close', () => socket.destroy());
+    const up = this.g.upstreamProxy;
+    const opened: Promise<Duplex> = up
+      ? connectThrough(up, target)
+      : new Promise((resolve, reject) => {
+          const s = net.connect({ host: target.host, port: target.port });
+          s.once('connect', () => {
+            s.off('error', reject);
+            resolve(s);
+          });
+          s.once('error', reject);
+        });
+    opened.then(
+      (upstream) => {
+        if (socket.destroyed) {
+          upstream.destroy();
+          return;
+        }
+        upstream.on('error', () => socket.destroy());
+        socket.on('close', () => upstream.destroy());
+        upstream.on('close', () => socket.destroy());
+        socket.write(CONNECT_OK);
+        if (head.length > 0) upstream.write(head);
+        socket.pipe(upstream);
+        upstream.pipe(socket);
+      },
+      (err: Error & { code?: string }) => {
+        this.g.counters.upstream_errors++;
+        this.g.log('warn', `tunnel to ${formatHostPort(target)} failed: ${err.code ?? err.message}`);
+        if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        else socket.destroy();
+      },
+    );
   }
 
   /** Called by http-mitm-proxy with the first bytes after `200 Connection Established`. */
@@ -269,6 +284,10 @@ export class GuardianProxy extends Proxy {
         socket.destroy();
         return;
       }
+      // A TLSSocket made by hand has no handshake timeout: a client that stalls mid-handshake would
+      // hold the connection forever. Idle time after the handshake is the HTTP server's business.
+      tlsSocket.setTimeout(TLS_HANDSHAKE_TIMEOUT_MS, () => tlsSocket.destroy());
+      tlsSocket.once('secure', () => tlsSocket.setTimeout(0));
       tlsSocket.on('error', (err: Error & { code?: string }) => {
         this.g.log('warn', `TLS from ${info.client} for ${defaultHost}: ${err.code ?? err.message}`);
         tlsSocket.destroy();
@@ -328,6 +347,14 @@ export class GuardianProxy extends Proxy {
       opts.port = info.connect.port;
     }
     const target: HostPort = { host: String(opts.host), port: Number(opts.port) || (ctx.isSSL ? 443 : 80) };
+    const up = this.g.upstreamProxy;
+    if (up && !ctx.isSSL) {
+      // Plain HTTP through the upstream proxy: absolute-form request to it (HTTPS goes via the tunneling agent).
+      opts.path = `http://${formatHostPort(target)}${opts.path}`;
+      opts.host = up.host;
+      opts.port = up.port;
+      if (up.authorization) opts.headers['proxy-authorization'] = up.authorization;
+    }
     const dest = formatHostPort(target);
     const protocol: Protocol = ctx.isSSL ? 'https' : 'http';
     const scan = !hostMatches(target.host, this.g.allowHosts);

@@ -79,8 +79,8 @@ export async function viaProxyHttps(
     method: o.method ?? 'GET',
     path: u.pathname + u.search,
     headers: o.headers,
+    // No `agent` option: with agent:false Node makes a fresh Agent that ignores createConnection.
     createConnection: () => socket,
-    agent: false,
   });
   return collect(req, o);
 }

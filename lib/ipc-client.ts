@@ -1,0 +1,130 @@
+// The IPC client shared by the container's MCP server and the operator's `status`: one Unix-socket
+// connection, requests answered in order, every answer validated against the protocol schemas.
+import net from 'node:net';
+import { z } from 'zod';
+import {
+  ErrorResponseSchema,
+  FrameSplitter,
+  IPC_PROTOCOL_VERSION,
+  MAX_RESPONSE_FRAME,
+  METHODS,
+  type Method,
+} from './ipc-protocol.js';
+
+export class IpcError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface IpcClientOptions {
+  socketPath: string;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+type Result<M extends Method> = z.infer<(typeof METHODS)[M]['result']>;
+
+export class IpcClient {
+  private socket: net.Socket | null = null;
+  private connecting: Promise<net.Socket> | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, (frame: unknown) => void>();
+  private helloChecked = false;
+
+  constructor(private readonly opts: IpcClientOptions) {}
+
+  private connect(): Promise<net.Socket> {
+    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
+    this.connecting ??= new Promise<net.Socket>((resolve, reject) => {
+      const p = this.opts.socketPath;
+      const ms = this.opts.connectTimeoutMs ?? 2000;
+      const s = net.connect(p);
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new IpcError(`timed out after ${ms} ms connecting to the guardian at ${p}`, 'timeout'));
+      }, ms);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        this.attach(s);
+        resolve(s);
+      });
+      s.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'guardian not running' : 'cannot reach guardian';
+        reject(new IpcError(`${why} at ${p} (${err.code ?? err.message})`, 'unavailable'));
+      });
+    }).finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private attach(s: net.Socket): void {
+    this.socket = s;
+    this.helloChecked = false;
+    const splitter = new FrameSplitter(MAX_RESPONSE_FRAME);
+    s.on('data', (chunk: Buffer) => {
+      for (const line of splitter.push(chunk)) {
+        let frame: unknown = null;
+        try {
+          frame = line === null ? null : JSON.parse(line);
+        } catch {
+          frame = null;
+        }
+        const id = (frame as { id?: unknown } | null)?.id;
+        const waiter = typeof id === 'number' ? this.pending.get(id) : undefined;
+        if (waiter) waiter(frame);
+      }
+    });
+    const fail = () => {
+      this.socket = null;
+      for (const w of this.pending.values()) w(new IpcError('connection to the guardian closed', 'unavailable'));
+      this.pending.clear();
+    };
+    s.on('close', fail);
+    s.on('error', () => s.destroy());
+  }
+
+  async request<M extends Method>(method: M, params?: unknown): Promise<Result<M>> {
+    const socket = await this.connect();
+    if (!this.helloChecked && method !== 'hello') {
+      const hello = await this.request('hello');
+      if (hello.protocol_version !== IPC_PROTOCOL_VERSION) {
+        throw new IpcError(
+          `guardian speaks IPC protocol ${hello.protocol_version}, this client ${IPC_PROTOCOL_VERSION}: update one of them`,
+          'version',
+        );
+      }
+      this.helloChecked = true;
+    }
+    const id = this.nextId++;
+    const ms = this.opts.requestTimeoutMs ?? 5000;
+    const frame = await new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new IpcError(`timed out after ${ms} ms waiting for ${method}`, 'timeout'));
+      }, ms);
+      this.pending.set(id, (f) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        if (f instanceof IpcError) reject(f);
+        else resolve(f);
+      });
+      socket.write(`${JSON.stringify({ id, method, params: params ?? {} })}\n`);
+    });
+    const err = ErrorResponseSchema.safeParse(frame);
+    if (err.success) throw new IpcError(`${method}: ${err.data.error.message}`, err.data.error.code);
+    const ok = z.object({ id: z.number(), ok: z.literal(true), result: METHODS[method].result }).safeParse(frame);
+    if (!ok.success) throw new IpcError(`${method}: malformed answer from the guardian`, 'protocol');
+    return ok.data.result as Result<M>;
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = null;
+  }
+}

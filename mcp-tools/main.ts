@@ -1,0 +1,39 @@
+// Entry of the container-side MCP stdio server (bundled into one file, run with plain `node`).
+// stdout carries MCP frames only; diagnostics go to stderr.
+import { parseArgs } from 'node:util';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { IpcClient } from '../lib/ipc-client.js';
+import { createMcpServer } from './server.js';
+
+export const SOCKET_ENV = 'NANOCLAW_TRAFFIC_GUARDIAN_SOCKET';
+/** Where NanoClaw mounts the group's socket directory inside the container. */
+export const CONTAINER_SOCKET = '/run/traffic-guardian/guardian.sock';
+export const MCP_VERSION = '0.1.0';
+
+export async function runMcpServer(argv: string[], defaultSocket = CONTAINER_SOCKET): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { socket: { type: 'string' } } });
+  const socketPath = values.socket ?? process.env[SOCKET_ENV] ?? defaultSocket;
+  const client = new IpcClient({ socketPath, connectTimeoutMs: 2000, requestTimeoutMs: 5000 });
+  const server = createMcpServer(client, MCP_VERSION);
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve();
+    process.stdin.once('end', () => resolve());
+  });
+  await server.connect(transport);
+  process.stderr.write(`traffic-guardian MCP server on stdio, guardian socket ${socketPath}\n`);
+  await closed;
+  client.close();
+}
+
+// Run when executed directly (the bundle), not when imported by the host CLI.
+const invoked = process.argv[1] ?? '';
+if (/traffic-guardian-mcp\.m?js$/.test(invoked) || /mcp-tools[\\/]main\.js$/.test(invoked)) {
+  runMcpServer(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err: Error) => {
+      process.stderr.write(`traffic-guardian MCP server: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}
