@@ -20,7 +20,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['**/host-services/**', '**/mcp-tools/**', 'http-mitm-proxy', 'node-forge', '@modelcontextprotocol/*'] },
+        {
+          patterns: [
+            '**/host-services/**',
+            '**/mcp-tools/**',
+            'http-mitm-proxy',
+            'node-forge',
+            '@modelcontextprotocol/*',
+          ],
+        },
       ],
     },
   },

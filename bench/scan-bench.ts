@@ -32,7 +32,13 @@ function secretDense(bytes: number): string {
   return out;
 }
 
-async function measure(body: Buffer, direction: Direction, encoding: string | undefined, decodedBytes: number, minMs = 1500) {
+async function measure(
+  body: Buffer,
+  direction: Direction,
+  encoding: string | undefined,
+  decodedBytes: number,
+  minMs = 1500,
+) {
   const rules = rulesFor(direction);
   let runs = 0;
   let detections = 0;
@@ -42,7 +48,13 @@ async function measure(body: Buffer, direction: Direction, encoding: string | un
     // A fresh scanner per 1 MiB message, as the proxy does per request.
     for (let off = 0; off < body.length; off += 1024 * 1024) {
       const msg = body.subarray(off, off + 1024 * 1024);
-      const s = new MessageScanner({ direction, rules, salt, maxScanBytes: 64 * 1024 * 1024, contentEncoding: encoding });
+      const s = new MessageScanner({
+        direction,
+        rules,
+        salt,
+        maxScanBytes: 64 * 1024 * 1024,
+        contentEncoding: encoding,
+      });
       for (let i = 0; i < msg.length; i += CHUNK) s.write(msg.subarray(i, i + CHUNK));
       detections += (await s.end()).detections.length;
     }
@@ -63,8 +75,20 @@ export async function runScanBench(sizeMiB = 8): Promise<ScanBenchRow[]> {
     return parts;
   };
   const rows: ScanBenchRow[] = [];
-  const add = (corpus: string, direction: Direction, encoding: string, r: { mb: number; mbps: number; detections: number }) =>
-    rows.push({ corpus, direction, encoding, mb: Math.round(r.mb), mb_per_s: Math.round(r.mbps), detections: r.detections });
+  const add = (
+    corpus: string,
+    direction: Direction,
+    encoding: string,
+    r: { mb: number; mbps: number; detections: number },
+  ) =>
+    rows.push({
+      corpus,
+      direction,
+      encoding,
+      mb: Math.round(r.mb),
+      mb_per_s: Math.round(r.mbps),
+      detections: r.detections,
+    });
 
   add('benign JSON', 'outbound', 'identity', await measure(benign, 'outbound', undefined, benign.length));
   add('benign JSON', 'inbound', 'identity', await measure(benign, 'inbound', undefined, benign.length));
@@ -79,7 +103,13 @@ export async function runScanBench(sizeMiB = 8): Promise<ScanBenchRow[]> {
     let ms = 0;
     do {
       for (const p of parts) {
-        const s = new MessageScanner({ direction: 'outbound', rules, salt, maxScanBytes: 64 * 1024 * 1024, contentEncoding: 'gzip' });
+        const s = new MessageScanner({
+          direction: 'outbound',
+          rules,
+          salt,
+          maxScanBytes: 64 * 1024 * 1024,
+          contentEncoding: 'gzip',
+        });
         for (let i = 0; i < p.length; i += CHUNK) s.write(p.subarray(i, i + CHUNK));
         detections += (await s.end()).detections.length;
       }
@@ -94,7 +124,9 @@ export async function runScanBench(sizeMiB = 8): Promise<ScanBenchRow[]> {
 
 export function printScanTable(rows: ScanBenchRow[]): void {
   console.log('scanner throughput (decoded MB/s, one core, all rules on)');
-  console.log(`${'corpus'.padEnd(14)}${'direction'.padEnd(11)}${'encoding'.padEnd(10)}${'MB/s'.padStart(8)}${'detections/run'.padStart(16)}`);
+  console.log(
+    `${'corpus'.padEnd(14)}${'direction'.padEnd(11)}${'encoding'.padEnd(10)}${'MB/s'.padStart(8)}${'detections/run'.padStart(16)}`,
+  );
   for (const r of rows) {
     console.log(
       `${r.corpus.padEnd(14)}${r.direction.padEnd(11)}${r.encoding.padEnd(10)}${String(r.mb_per_s).padStart(8)}${String(r.detections).padStart(16)}`,

@@ -4,12 +4,13 @@ import { parseConfig, defaultConfig, type Config, type ConfigError } from '../li
 import { RULE_IDS } from '../lib/rules/index.js';
 
 export type LoadedConfig =
-  | { ok: true; config: Config; source: string }
-  | { ok: false; errors: ConfigError[]; source: string };
+  { ok: true; config: Config; source: string } | { ok: false; errors: ConfigError[]; source: string };
 
 const KNOWN_RULES = new Set(RULE_IDS);
 
-export function validateConfigValue(value: unknown): { ok: true; config: Config } | { ok: false; errors: ConfigError[] } {
+export function validateConfigValue(
+  value: unknown,
+): { ok: true; config: Config } | { ok: false; errors: ConfigError[] } {
   return parseConfig(value, KNOWN_RULES);
 }
 
@@ -38,7 +39,11 @@ export function loadConfig(file: string | undefined, defaultFile: string): Loade
   try {
     text = readFileSync(target, 'utf8');
   } catch (err) {
-    return { ok: false, source: target, errors: [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }] };
+    return {
+      ok: false,
+      source: target,
+      errors: [{ path: '(file)', message: `cannot read: ${(err as Error).message}` }],
+    };
   }
   return parseConfigText(text, target);
 }

@@ -93,7 +93,10 @@ export class GuardianService implements GuardianApi {
     }
     const salt = loadOrCreateSalt(paths.salt);
     const ca = config.https_inspection ? loadOrCreateCa(paths, { create: true }) : null;
-    const trust = upstreamTrust({ extraCaFile: process.env.NODE_EXTRA_CA_CERTS, upstreamCaFile: config.upstream_ca_file });
+    const trust = upstreamTrust({
+      extraCaFile: process.env.NODE_EXTRA_CA_CERTS,
+      upstreamCaFile: config.upstream_ca_file,
+    });
     const store = new FindingsStore({
       file: paths.findings,
       maxFileBytes: config.findings_log.max_file_bytes,
@@ -113,9 +116,13 @@ export class GuardianService implements GuardianApi {
     }
     const counters = zeroCounters();
     const sink = new FindingSink(new Deduper(config.dedup_window_secs * 1000), store, counters, (f) =>
-      log('warn', `finding ${f.severity} ${f.threat_type} ${f.pattern} ${f.direction} ${f.dest}${f.group ? ` group=${f.group}` : ''}`),
+      log(
+        'warn',
+        `finding ${f.severity} ${f.threat_type} ${f.pattern} ${f.direction} ${f.dest}${f.group ? ` group=${f.group}` : ''}`,
+      ),
     );
-    let svc: GuardianService | undefined;
+    // The proxy reports CONNECT targets to the service, which exists only once the proxy does.
+    const self: { svc?: GuardianService } = {};
     const proxy = new GuardianProxy({
       host: config.proxy_host,
       port: config.proxy_port,
@@ -133,19 +140,32 @@ export class GuardianService implements GuardianApi {
       allowHosts: config.allow_hosts,
       authenticate,
       upstreamProxy: config.upstream_proxy ? parseUpstreamProxy(config.upstream_proxy) : undefined,
-      onConnectTarget: (dest, client, group, inspected) => svc?.recordConnect(dest, client, group, inspected),
+      onConnectTarget: (dest, client, group, inspected) => self.svc?.recordConnect(dest, client, group, inspected),
       log,
     });
     const socketPath = config.ipc_socket ?? paths.socket;
     // One counters object is shared by the proxy, the sink and status answers.
-    svc = new GuardianService(opts, store, ca, proxy, socketPath, counters);
+    const svc = new GuardianService(opts, store, ca, proxy, socketPath, counters);
+    self.svc = svc;
     try {
       await proxy.start();
       svc.closers.push(() => proxy.stop());
-      const ipc = await startIpcServer({ socketPath, api: svc, group: null, version: svc.version, log: (m) => log('warn', m) });
+      const ipc = await startIpcServer({
+        socketPath,
+        api: svc,
+        group: null,
+        version: svc.version,
+        log: (m) => log('warn', m),
+      });
       svc.closers.push(() => ipc.close());
       for (const [group, sock] of groupSockets) {
-        const g = await startIpcServer({ socketPath: sock, api: svc, group, version: svc.version, log: (m) => log('warn', m) });
+        const g = await startIpcServer({
+          socketPath: sock,
+          api: svc,
+          group,
+          version: svc.version,
+          log: (m) => log('warn', m),
+        });
         svc.closers.push(() => g.close());
       }
       if (usePid) {
@@ -178,7 +198,10 @@ export class GuardianService implements GuardianApi {
       this.dests.set(key, cur);
       return;
     }
-    this.opts.log('info', `CONNECT ${client} -> ${dest} (${inspected ? 'inspected' : 'blind tunnel'})${group ? ` group=${group}` : ''}`);
+    this.opts.log(
+      'info',
+      `CONNECT ${client} -> ${dest} (${inspected ? 'inspected' : 'blind tunnel'})${group ? ` group=${group}` : ''}`,
+    );
     this.dests.set(key, { dest, count: 1, inspected, last_seen: now, group: group ?? null });
     if (this.dests.size > MAX_DESTS) this.dests.delete(this.dests.keys().next().value!);
   }

@@ -42,7 +42,12 @@ export interface IpcServer {
   close: () => Promise<void>;
 }
 
-export const IPC_DEFAULTS = { maxConnections: 64, idleTimeoutMs: 30_000, requestTimeoutMs: 5_000, watchIntervalMs: 2_000 };
+export const IPC_DEFAULTS = {
+  maxConnections: 64,
+  idleTimeoutMs: 30_000,
+  requestTimeoutMs: 5_000,
+  watchIntervalMs: 2_000,
+};
 
 /** True when something answers on the socket (a live server, not a stale file). */
 function socketAlive(p: string): Promise<boolean> {
@@ -91,12 +96,21 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     const params = spec.params.safeParse(req.params);
     if (!params.success) {
       const issue = params.error.issues[0]!;
-      const where = issue.code === 'unrecognized_keys' ? formatPath([...issue.path, issue.keys[0]!]) : formatPath(issue.path);
-      return errorFrame(req.id, 'invalid_params', `params.${where}: ${issue.code === 'unrecognized_keys' ? 'unknown parameter' : issue.message}`);
+      const where =
+        issue.code === 'unrecognized_keys' ? formatPath([...issue.path, issue.keys[0]!]) : formatPath(issue.path);
+      return errorFrame(
+        req.id,
+        'invalid_params',
+        `params.${where}: ${issue.code === 'unrecognized_keys' ? 'unknown parameter' : issue.message}`,
+      );
     }
     switch (req.method) {
       case 'hello':
-        return successFrame(req.id, { protocol_version: IPC_PROTOCOL_VERSION, server_version: o.version, group: o.group });
+        return successFrame(req.id, {
+          protocol_version: IPC_PROTOCOL_VERSION,
+          server_version: o.version,
+          group: o.group,
+        });
       case 'get_status': {
         const st = o.api.status(o.group);
         return successFrame(req.id, { ...st, recent_findings: st.recent_findings.map(neutraliseFinding) });
@@ -136,7 +150,10 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(errorFrame(req.data.id, 'timeout', `no answer within ${o.requestTimeoutMs} ms`)), o.requestTimeoutMs);
+      timer = setTimeout(
+        () => resolve(errorFrame(req.data.id, 'timeout', `no answer within ${o.requestTimeoutMs} ms`)),
+        o.requestTimeoutMs,
+      );
     });
     try {
       const frame = await Promise.race([handle(req.data), timeout]);

@@ -52,7 +52,12 @@ export const ConfigSchema = z
     /** Intercept CONNECT with the guardian's CA and scan HTTPS. Off: CONNECT is a blind tunnel. */
     https_inspection: z.boolean().default(false),
     /** Bytes scanned per message (request or response body), after content decoding. */
-    max_scan_bytes: z.number().int().min(MIN_SCAN_BYTES).max(MAX_SCAN_BYTES).default(1024 * 1024),
+    max_scan_bytes: z
+      .number()
+      .int()
+      .min(MIN_SCAN_BYTES)
+      .max(MAX_SCAN_BYTES)
+      .default(1024 * 1024),
     /** Identical findings (pattern, dest, direction, fingerprint) within this window are counted, not logged. */
     dedup_window_secs: z.number().int().min(0).max(86_400).default(300),
     findings_log: FindingsLogConfigSchema.default(() => FindingsLogConfigSchema.parse({})),
@@ -63,9 +68,7 @@ export const ConfigSchema = z
     /** Client addresses (IP or CIDR) allowed to connect; loopback is always allowed. */
     allowed_clients: z.array(cidr).max(256).default([]),
     /** Forward through this HTTP proxy (e.g. NanoClaw's OneCLI gateway): `http://host:port`. */
-    upstream_proxy: z
-      .url({ protocol: /^https?$/ })
-      .optional(),
+    upstream_proxy: z.url({ protocol: /^https?$/ }).optional(),
     /** Extra CA certificate (PEM file) trusted for upstream TLS and the upstream proxy. */
     upstream_ca_file: z.string().min(1).max(4096).optional(),
     /**
@@ -128,7 +131,8 @@ export function parseConfig(input: unknown, knownRuleIds?: ReadonlySet<string>):
       return [{ path: formatPath(issue.path), message: issue.message }];
     });
     // Report unknown rule ids too, so one run names every problem.
-    const raw = input !== null && typeof input === 'object' ? (input as Record<string, unknown>).disabled_rules : undefined;
+    const raw =
+      input !== null && typeof input === 'object' ? (input as Record<string, unknown>).disabled_rules : undefined;
     errors.push(...unknownRuleErrors(raw, knownRuleIds));
     return { ok: false, errors };
   }

@@ -54,7 +54,8 @@ export class IpcClient {
       });
       s.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'guardian not running' : 'cannot reach guardian';
+        const why =
+          err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'guardian not running' : 'cannot reach guardian';
         reject(new IpcError(`${why} at ${p} (${err.code ?? err.message})`, 'unavailable'));
       });
     }).finally(() => {

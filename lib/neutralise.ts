@@ -19,7 +19,8 @@ const DEFANG: [RegExp, string][] = [
 ];
 
 /** Words that carry an instruction; each gets a visible break so the sentence no longer reads as one. */
-const IMPERATIVE = /\b(ignore|disregard|forget|override|you\s+(?:are|must|should|will)|do\s+not|don't|system|assistant|instruction|instructions|execute|run|send|append|reveal|tell)\b/gi;
+const IMPERATIVE =
+  /\b(ignore|disregard|forget|override|you\s+(?:are|must|should|will)|do\s+not|don't|system|assistant|instruction|instructions|execute|run|send|append|reveal|tell)\b/gi;
 
 export function neutraliseText(text: string): string {
   let t = text;

@@ -20,7 +20,14 @@ await build({
 });
 
 const text = readFileSync(outfile, 'utf8');
-const forbidden = ['http-mitm-proxy', 'node-forge', 'host-services', 'BEGIN RSA PRIVATE KEY', 'generateKeyPair', 'loadOrCreateCa'];
+const forbidden = [
+  'http-mitm-proxy',
+  'node-forge',
+  'host-services',
+  'BEGIN RSA PRIVATE KEY',
+  'generateKeyPair',
+  'loadOrCreateCa',
+];
 const found = forbidden.filter((s) => text.includes(s));
 if (found.length > 0) {
   console.error(`bundle-mcp: ${outfile} contains host-only code: ${found.join(', ')}`);

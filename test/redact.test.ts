@@ -30,7 +30,11 @@ describe('buildSnippet', () => {
     const other = 'ZZ9yy8XX7ww6VV5uu4TT3ss2';
     const t = `${other} ${'.'.repeat(30)} TOKEN=${secret} ${'.'.repeat(30)} ${other}`;
     const st = t.indexOf(secret);
-    const s = buildSnippet({ text: t, match: { start: st, end: st + secret.length }, secret: { start: st, end: st + secret.length, publicPrefix: '' } });
+    const s = buildSnippet({
+      text: t,
+      match: { start: st, end: st + secret.length },
+      secret: { start: st, end: st + secret.length, publicPrefix: '' },
+    });
     expect(s).not.toMatch(/ZZ9|2$/);
     for (let i = 0; i + 8 <= other.length; i++) expect(s).not.toContain(other.slice(i, i + 8));
   });

@@ -14,7 +14,24 @@ const templates = ALL_RULES.filter((r) => r.threat_type === 'EXFIL').flatMap((r)
   r.examples.positive.filter((p) => p.includes('{{rand:')).map((p) => ({ rule: r.id, template: p })),
 );
 
-const WORDS = ['the', 'key', 'token', 'is', '=', ':', '"', '{', '}', 'config', 'deploy', 'export', 'send', '\n', 'value', ','];
+const WORDS = [
+  'the',
+  'key',
+  'token',
+  'is',
+  '=',
+  ':',
+  '"',
+  '{',
+  '}',
+  'config',
+  'deploy',
+  'export',
+  'send',
+  '\n',
+  'value',
+  ',',
+];
 const filler = fc.array(fc.constantFrom(...WORDS), { maxLength: 40 }).map((w) => w.join(' '));
 
 function runs8(parts: string[]): string[] {
@@ -53,7 +70,13 @@ describe('redaction property', () => {
           }
           const r = await s.end();
           const findings = r.detections.map((d) =>
-            buildFinding(d, { direction: 'outbound', protocol: 'https', source: '10.0.0.2', dest: 'x.example:443', path: '/p' }),
+            buildFinding(d, {
+              direction: 'outbound',
+              protocol: 'https',
+              source: '10.0.0.2',
+              dest: 'x.example:443',
+              path: '/p',
+            }),
           );
           const serialized = JSON.stringify(findings);
           for (const run of runs8(randomParts)) {

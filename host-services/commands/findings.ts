@@ -51,7 +51,11 @@ function buildQuery(v: Record<string, string | boolean | undefined>): FindingsQu
   return q.data;
 }
 
-export async function runFindings(argv: string[], signal?: AbortSignal, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runFindings(
+  argv: string[],
+  signal?: AbortSignal,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {

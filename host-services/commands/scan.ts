@@ -29,7 +29,11 @@ Options:
 
 Exit status: 0 no findings, 3 findings, 2 usage error, 1 the file could not be read.`;
 
-export async function runScan(argv: string[], out: NodeJS.WritableStream, stdin: NodeJS.ReadableStream): Promise<number> {
+export async function runScan(
+  argv: string[],
+  out: NodeJS.WritableStream,
+  stdin: NodeJS.ReadableStream,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -50,7 +54,8 @@ export async function runScan(argv: string[], out: NodeJS.WritableStream, stdin:
   if (!dir.success) throw new UsageError('--direction must be outbound or inbound');
   if (positionals.length > 1) throw new UsageError(`scan takes one FILE, got ${positionals.length}`);
   const enc = parseContentEncoding(values['content-encoding']);
-  if (enc.unsupported) throw new UsageError(`--content-encoding: unsupported coding "${enc.unsupported}" (gzip, deflate, br)`);
+  if (enc.unsupported)
+    throw new UsageError(`--content-encoding: unsupported coding "${enc.unsupported}" (gzip, deflate, br)`);
   let maxBytes = 1024 * 1024;
   if (values['max-bytes'] !== undefined) {
     maxBytes = Number(values['max-bytes']);

@@ -46,13 +46,16 @@ export async function runStart(argv: string[]): Promise<number> {
   if (values.mitm) merged.https_inspection = true;
   if (values['no-mitm']) merged.https_inspection = false;
   if (values.port !== undefined) {
-    if (!/^\d+$/.test(values.port)) throw new UsageError(`--port must be a number from 0 to 65535, got "${values.port}"`);
+    if (!/^\d+$/.test(values.port))
+      throw new UsageError(`--port must be a number from 0 to 65535, got "${values.port}"`);
     merged.proxy_port = Number(values.port);
   }
   if (values.host !== undefined) merged.proxy_host = values.host;
   const checked = validateConfigValue(merged);
   if (!checked.ok) {
-    process.stderr.write(`${formatConfigErrors({ errors: checked.errors, source: `${loaded.source} + command line` })}\n`);
+    process.stderr.write(
+      `${formatConfigErrors({ errors: checked.errors, source: `${loaded.source} + command line` })}\n`,
+    );
     return EXIT_FAIL;
   }
 

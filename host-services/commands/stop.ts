@@ -38,7 +38,9 @@ export async function runStop(argv: string[]): Promise<number> {
   }
   if (st.state === 'stale') {
     removePidFile(paths.pidFile, st.pid ?? -1);
-    process.stdout.write(`traffic-guardian is not running (removed stale pid file${st.pid ? ` of pid ${st.pid}` : ''})\n`);
+    process.stdout.write(
+      `traffic-guardian is not running (removed stale pid file${st.pid ? ` of pid ${st.pid}` : ''})\n`,
+    );
     return EXIT_OK;
   }
   const { pid, socket } = st.record;

@@ -191,7 +191,12 @@ export class GuardianProxy extends Proxy {
 
   // ---- CONNECT ----
 
-  private handleConnect(req: http.IncomingMessage, socket: Duplex, head: Buffer, callback: (err?: Error) => void): void {
+  private handleConnect(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback: (err?: Error) => void,
+  ): void {
     this.g.counters.connects++;
     socket.on('error', () => socket.destroy());
     const info = this.conns.get(socket) ?? { client: clientAddress(socket) };
@@ -374,7 +379,13 @@ export class GuardianProxy extends Proxy {
       done();
       const res = rctx.serverToProxyResponse;
       if (res) {
-        const s = this.scanner('inbound', target.host, res.headers['content-encoding'], inMeta, res.headers['content-type']);
+        const s = this.scanner(
+          'inbound',
+          target.host,
+          res.headers['content-encoding'],
+          inMeta,
+          res.headers['content-type'],
+        );
         this.attachBody(res, s, () => rctx.proxyToClientResponse);
       }
     });
@@ -473,7 +484,10 @@ export class GuardianProxy extends Proxy {
       };
       const s = this.scanner(direction, url.hostname, undefined, meta);
       s.write(buf);
-      s.end().then((sum) => this.g.sink.scanned(sum), () => undefined);
+      s.end().then(
+        (sum) => this.g.sink.scanned(sum),
+        () => undefined,
+      );
     } catch (err) {
       this.g.log('warn', `websocket scan failed: ${(err as Error).message}`);
     }
@@ -498,7 +512,11 @@ export class GuardianProxy extends Proxy {
     }
     if (!res.headersSent) {
       const body = `traffic-guardian: upstream ${dest} failed: ${err.code ?? err.message}\n`;
-      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.writeHead(502, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
       res.end(body);
     } else {
       // Mid-body failure: cut the client connection so it sees a truncated message, never a silent one.

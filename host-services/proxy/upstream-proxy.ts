@@ -41,16 +41,25 @@ export function connectThrough(proxy: UpstreamProxy, target: HostPort, timeoutMs
     req.once('connect', (res, socket) => {
       if (res.statusCode === 200) return resolve(socket);
       socket.destroy();
-      reject(Object.assign(new Error(`upstream proxy refused CONNECT ${formatHostPort(target)}: ${res.statusCode}`), { code: 'EPROXY' }));
+      reject(
+        Object.assign(new Error(`upstream proxy refused CONNECT ${formatHostPort(target)}: ${res.statusCode}`), {
+          code: 'EPROXY',
+        }),
+      );
     });
-    req.once('timeout', () => req.destroy(Object.assign(new Error('upstream proxy CONNECT timed out'), { code: 'ETIMEDOUT' })));
+    req.once('timeout', () =>
+      req.destroy(Object.assign(new Error('upstream proxy CONNECT timed out'), { code: 'ETIMEDOUT' })),
+    );
     req.once('error', reject);
     req.end();
   });
 }
 
 type ConnectOptions = tls.ConnectionOptions & { host?: string; port?: number; servername?: string };
-type CreateConnection = (options: ConnectOptions, callback: (err: Error | null, socket?: net.Socket) => void) => undefined;
+type CreateConnection = (
+  options: ConnectOptions,
+  callback: (err: Error | null, socket?: net.Socket) => void,
+) => undefined;
 
 /**
  * An https.Agent whose sockets are TLS over a CONNECT tunnel through the upstream proxy. Node's Agent
@@ -63,7 +72,11 @@ export class TunnelingHttpsAgent extends https.Agent {
     const create: CreateConnection = (opts, callback) => {
       const target = { host: opts.host ?? 'localhost', port: Number(opts.port) || 443 };
       connectThrough(proxy, target).then(
-        (raw) => callback(null, tls.connect({ ...opts, socket: raw as net.Socket, servername: opts.servername ?? target.host })),
+        (raw) =>
+          callback(
+            null,
+            tls.connect({ ...opts, socket: raw as net.Socket, servername: opts.servername ?? target.host }),
+          ),
         (err: Error) => callback(err),
       );
       return undefined;

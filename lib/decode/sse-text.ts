@@ -3,7 +3,16 @@
 // split across two events is only whole once the deltas are joined. Output is a latin1 view.
 
 /** Keys whose string values carry streamed text in the common LLM APIs. */
-const TEXT_KEYS = new Set(['text', 'content', 'partial_json', 'thinking', 'output_text', 'arguments', 'delta', 'value']);
+const TEXT_KEYS = new Set([
+  'text',
+  'content',
+  'partial_json',
+  'thinking',
+  'output_text',
+  'arguments',
+  'delta',
+  'value',
+]);
 /** A `data:` line longer than this is skipped rather than buffered. */
 export const MAX_SSE_LINE = 256 * 1024;
 const MAX_DEPTH = 8;

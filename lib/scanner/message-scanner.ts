@@ -202,11 +202,7 @@ export class MessageScanner {
 }
 
 /** Scans a whole buffer (offline `scan`, tests). Chunking is the caller's choice via `chunkSize`. */
-export async function scanBuffer(
-  buf: Buffer,
-  opts: MessageScanOptions,
-  chunkSize = 64 * 1024,
-): Promise<ScanSummary> {
+export async function scanBuffer(buf: Buffer, opts: MessageScanOptions, chunkSize = 64 * 1024): Promise<ScanSummary> {
   const s = new MessageScanner(opts);
   for (let i = 0; i < buf.length; i += chunkSize) s.write(buf.subarray(i, i + chunkSize));
   return s.end();

@@ -50,9 +50,20 @@ export function viaProxyHttp(proxyPort: number, url: string, o: ReqOpts = {}): P
   return collect(req, o);
 }
 
-export function connectTunnel(proxyPort: number, target: string, headers: Record<string, string> = {}): Promise<Duplex> {
+export function connectTunnel(
+  proxyPort: number,
+  target: string,
+  headers: Record<string, string> = {},
+): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: proxyPort, method: 'CONNECT', path: target, headers, agent: false });
+    const req = http.request({
+      host: '127.0.0.1',
+      port: proxyPort,
+      method: 'CONNECT',
+      path: target,
+      headers,
+      agent: false,
+    });
     req.on('connect', (res, socket) => {
       if (res.statusCode !== 200) {
         socket.destroy();

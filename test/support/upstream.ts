@@ -38,7 +38,11 @@ export function routes(received: Buffer[], sse: { release: (() => void)[] }) {
           return;
         case '/gzip': {
           const body = zlib.gzipSync(Buffer.from(`<p>docs</p>\n${INJECTION_TEXT}`));
-          res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', 'content-length': body.length });
+          res.writeHead(200, {
+            'content-type': 'text/html',
+            'content-encoding': 'gzip',
+            'content-length': body.length,
+          });
           res.end(body);
           return;
         }
