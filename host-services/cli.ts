@@ -38,6 +38,14 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     summary: 'run the container-side MCP stdio server (--socket PATH)',
     run: async (a) => (await import('./commands/mcp.js')).runMcp(a),
   },
+  install: {
+    summary: 'wire a NanoClaw v2 checkout (--nanoclaw DIR [--group F ...] [--dry-run])',
+    run: async (a) => (await import('./commands/install.js')).runInstall(a),
+  },
+  uninstall: {
+    summary: 'reverse exactly what install did',
+    run: async (a) => (await import('./commands/install.js')).runUninstall(a),
+  },
 };
 
 function help(): string {
