@@ -143,8 +143,11 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     }
     const req = RequestSchema.safeParse(parsed);
     if (!req.success) {
+      // Echo the id when it is one the client could have meant (a number stays a number, so a client
+      // matching answers by id still finds this one); anything else is answered with id null.
       const id = (parsed as { id?: unknown })?.id;
-      const safeId = typeof id === 'string' || typeof id === 'number' ? String(id).slice(0, 64) : null;
+      const safeId =
+        typeof id === 'string' ? id.slice(0, 64) : typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
       socket.write(errorFrame(safeId, 'invalid_request', 'a request is {"id", "method", "params"}'));
       return;
     }

@@ -13,6 +13,8 @@ const HEX = /^[0-9a-fA-F]+$/;
 const RUN_CHAR = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') RUN_CHAR[c.charCodeAt(0)] = 1;
 
+const NON_RUN = /[^A-Za-z0-9+/_-]/g;
+
 function isRunChar(s: string, i: number): boolean {
   const c = s.charCodeAt(i);
   return c < 256 && RUN_CHAR[c] === 1;
@@ -34,8 +36,10 @@ export function findRuns(s: string, min: number, max = Number.POSITIVE_INFINITY)
     }
     let a = i;
     while (a > 0 && isRunChar(s, a - 1)) a--;
-    let b = i + 1;
-    while (b < n && isRunChar(s, b)) b++;
+    // Long runs (base64 images) are common: let the regex engine find the run's end.
+    NON_RUN.lastIndex = i + 1;
+    const stop = NON_RUN.exec(s);
+    const b = stop ? stop.index : n;
     if (b - a >= min) {
       let e = b;
       while (e < n && e - b < 2 && s.charCodeAt(e) === 0x3d) e++; // '=' padding

@@ -67,6 +67,8 @@ export class TextEngine {
   private readonly prefilter: KeywordPrefilter;
   reported = 0;
   overflow = 0;
+  /** The per-message cap was reached; later matches in this message were not evaluated. */
+  capped = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.maxDetections = opts.maxDetections ?? 32;
@@ -134,7 +136,11 @@ export class TextEngine {
   }
 
   private runRules(view: string, chain: readonly string[], openEnd: boolean, base: number, plain: string | null): void {
-    if (this.reported >= this.maxDetections && this.overflow > 1000) return;
+    // Past the per-message cap nothing more can be reported: stop paying for rule evaluation.
+    if (this.reported >= this.maxDetections) {
+      this.capped = true;
+      return;
+    }
     const candidates = this.prefilter.candidates(view);
     if (candidates.length === 0) return;
 
