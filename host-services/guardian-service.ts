@@ -55,11 +55,22 @@ interface ConnectDest {
 }
 
 const MAX_DESTS = 200;
+/** Agent groups whose finding counts are kept (groups come from groups.json, so this is never reached in practice). */
+const MAX_GROUPS = 1000;
+const RECENT_FINDINGS = 10;
+
+interface GroupFindings {
+  findings: Counters['findings'];
+  /** Newest first, at most RECENT_FINDINGS. */
+  recent: Finding[];
+}
 
 export class GuardianService implements GuardianApi {
   readonly startedAt = new Date();
   readonly version = packageVersion();
   private readonly dests = new Map<string, ConnectDest>();
+  /** Per-group finding counts and newest findings, so a group's status is not limited to the shared recent ring. */
+  private readonly groupFindings = new Map<string, GroupFindings>();
   private closers: (() => Promise<void>)[] = [];
   private stopping: Promise<void> | null = null;
 
@@ -115,14 +126,15 @@ export class GuardianService implements GuardianApi {
       for (const g of registry.groups()) if (!groupSockets.has(g)) groupSockets.set(g, groupSocketPath(paths, g));
     }
     const counters = zeroCounters();
-    const sink = new FindingSink(new Deduper(config.dedup_window_secs * 1000), store, counters, (f) =>
+    // The proxy and the sink report to the service, which exists only once the proxy does.
+    const self: { svc?: GuardianService } = {};
+    const sink = new FindingSink(new Deduper(config.dedup_window_secs * 1000), store, counters, (f) => {
+      self.svc?.recordGroupFinding(f);
       log(
         'warn',
         `finding ${f.severity} ${f.threat_type} ${f.pattern} ${f.direction} ${f.dest}${f.group ? ` group=${f.group}` : ''}`,
-      ),
-    );
-    // The proxy reports CONNECT targets to the service, which exists only once the proxy does.
-    const self: { svc?: GuardianService } = {};
+      );
+    });
     const proxy = new GuardianProxy({
       host: config.proxy_host,
       port: config.proxy_port,
@@ -206,6 +218,19 @@ export class GuardianService implements GuardianApi {
     if (this.dests.size > MAX_DESTS) this.dests.delete(this.dests.keys().next().value!);
   }
 
+  private recordGroupFinding(f: Finding): void {
+    if (f.group === undefined) return;
+    let g = this.groupFindings.get(f.group);
+    if (!g) {
+      g = { findings: { EXFIL: 0, INJECTION: 0 }, recent: [] };
+      this.groupFindings.set(f.group, g);
+      if (this.groupFindings.size > MAX_GROUPS) this.groupFindings.delete(this.groupFindings.keys().next().value!);
+    }
+    g.findings[f.threat_type]++;
+    g.recent.unshift(f);
+    if (g.recent.length > RECENT_FINDINGS) g.recent.pop();
+  }
+
   get address(): { host: string; port: number } {
     return this.proxy.address!;
   }
@@ -214,10 +239,10 @@ export class GuardianService implements GuardianApi {
     this.counters.dropped_writes = this.store.dropped;
     const reasons: string[] = [];
     if (this.store.degraded) reasons.push(`findings log not writable: ${this.store.lastError ?? 'unknown error'}`);
-    const recent = this.store
-      .recent(50)
-      .filter((f) => group === null || f.group === group)
-      .slice(0, 10);
+    // A group's findings are counted and kept apart: filtering the shared ring would lose them (and
+    // undercount them) as soon as other groups or more than a handful of findings came along.
+    const own = group === null ? undefined : this.groupFindings.get(group);
+    const recent = group === null ? this.store.recent(RECENT_FINDINGS) : [...(own?.recent ?? [])];
     const dests = [...this.dests.values()]
       .filter((d) => group === null || d.group === group)
       .reverse()
@@ -234,16 +259,16 @@ export class GuardianService implements GuardianApi {
       ca_fingerprint: this.ca?.fingerprint256 ?? null,
       upstream_proxy: this.opts.config.upstream_proxy !== undefined,
       group,
-      counters: group === null ? structuredClone(this.counters) : this.groupCounters(recent),
+      counters: group === null ? structuredClone(this.counters) : this.groupCounters(own),
       connect_destinations: dests,
       recent_findings: recent,
     };
   }
 
   /** A group sees its own finding counts only; traffic counters of other groups are not its business. */
-  private groupCounters(recent: Finding[]): Counters {
+  private groupCounters(own: GroupFindings | undefined): Counters {
     const c = zeroCounters();
-    for (const f of recent) c.findings[f.threat_type]++;
+    if (own) c.findings = { ...own.findings };
     return c;
   }
 

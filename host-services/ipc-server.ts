@@ -42,6 +42,25 @@ export interface IpcServer {
   close: () => Promise<void>;
 }
 
+/** Requests queued on one connection before the server stops reading from it. */
+const MAX_QUEUED_REQUESTS = 32;
+/** Answer bytes a client may leave unread before the server stops answering (and reading) it. */
+const MAX_UNREAD_BYTES = 1024 * 1024;
+
+/** Resolves once the socket's unsent output is back under the bound (or the socket is gone). */
+function whenWritable(socket: net.Socket): Promise<void> {
+  if (socket.destroyed || socket.writableLength <= MAX_UNREAD_BYTES) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
 export const IPC_DEFAULTS = {
   maxConnections: 64,
   idleTimeoutMs: 30_000,
@@ -180,8 +199,13 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     socket.on('error', () => socket.destroy());
     socket.on('close', () => sockets.delete(socket));
     const splitter = new FrameSplitter(MAX_REQUEST_FRAME);
-    // Requests on one connection are answered in order.
+    // Requests on one connection are answered in order. Flow control: a client that pipelines
+    // requests but does not read the answers (an answer can be ~1000x its request) would grow the
+    // write buffer without bound, so the next answer waits until the unread output is back under
+    // MAX_UNREAD_BYTES, and reading stops while MAX_QUEUED_REQUESTS are waiting. Such a client then
+    // goes idle and is closed by the idle timeout.
     let chain = Promise.resolve();
+    let queued = 0;
     socket.on('data', (chunk: Buffer) => {
       for (const frame of splitter.push(chunk)) {
         if (frame === null) {
@@ -189,7 +213,16 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
           continue;
         }
         if (frame.trim() === '') continue;
-        chain = chain.then(() => answer(socket, frame));
+        queued++;
+        if (queued >= MAX_QUEUED_REQUESTS) socket.pause();
+        chain = chain
+          .then(() => answer(socket, frame))
+          .then(() => whenWritable(socket))
+          .catch(() => undefined)
+          .then(() => {
+            queued--;
+            if (queued < MAX_QUEUED_REQUESTS && socket.isPaused() && !socket.destroyed) socket.resume();
+          });
       }
     });
   }
@@ -203,6 +236,13 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     const old = server;
     server = net.createServer((socket) => serve(socket));
     old.close();
+    // A cleanup that removed the socket may have removed its directory too: put that back (0700) first.
+    try {
+      ensurePrivateDir(path.dirname(o.socketPath));
+    } catch (err) {
+      log(`ipc re-listen failed: ${(err as Error).message}`);
+      return;
+    }
     listen(server, o.socketPath).catch((err: Error) => log(`ipc re-listen failed: ${err.message}`));
   }, o.watchIntervalMs);
   watch.unref();

@@ -68,7 +68,9 @@ export const ConfigSchema = z
     /** Client addresses (IP or CIDR) allowed to connect; loopback is always allowed. */
     allowed_clients: z.array(cidr).max(256).default([]),
     /** Forward through this HTTP proxy (e.g. NanoClaw's OneCLI gateway): `http://host:port`. */
-    upstream_proxy: z.url({ protocol: /^https?$/ }).optional(),
+    upstream_proxy: z
+      .url({ protocol: /^http$/, error: 'must be an http:// proxy URL (https:// proxies are not supported)' })
+      .optional(),
     /** Extra CA certificate (PEM file) trusted for upstream TLS and the upstream proxy. */
     upstream_ca_file: z.string().min(1).max(4096).optional(),
     /**

@@ -26,7 +26,11 @@ export function neutraliseText(text: string): string {
   let t = text;
   for (const [re, sub] of DEFANG) t = t.replace(re, sub);
   t = t.replace(IMPERATIVE, (w) => `${w[0]}·${w.slice(1)}`);
-  if (t.length > NEUTRALISED_MAX) t = `${t.slice(0, NEUTRALISED_MAX)}…`;
+  if (t.length > NEUTRALISED_MAX) {
+    // Cut on a code point boundary: half a surrogate pair is not valid Unicode for the agent's side.
+    const cut = /[\uD800-\uDBFF]/.test(t[NEUTRALISED_MAX - 1]!) ? NEUTRALISED_MAX - 1 : NEUTRALISED_MAX;
+    t = `${t.slice(0, cut)}…`;
+  }
   return t;
 }
 

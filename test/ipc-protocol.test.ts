@@ -395,6 +395,15 @@ describe('neutraliseFinding', () => {
     );
   });
 
+  it('never cuts a surrogate pair in half when capping', () => {
+    const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+    for (let pad = 0; pad < 4; pad++) {
+      const out = neutraliseText('a'.repeat(pad) + '😀'.repeat(NEUTRALISED_MAX));
+      expect(out).not.toMatch(lone);
+      expect(out.length).toBeLessThanOrEqual(NEUTRALISED_MAX + 1);
+    }
+  });
+
   it('keeps injection findings within the finding schema bounds', () => {
     const out = neutraliseFinding(injectionFinding('<'.repeat(2048)));
     expect(SafeFindingSchema.safeParse(out).success).toBe(true);

@@ -21,7 +21,7 @@ import {
 } from '../lib/ipc-protocol.js';
 import { IpcClient, IpcError } from '../lib/ipc-client.js';
 import { SEVERITY_RANK } from '../lib/finding-schema.js';
-import { startIpcServer, type IpcServer } from '../host-services/ipc-server.js';
+import { startIpcServer } from '../host-services/ipc-server.js';
 import type { GuardianApi } from '../host-services/guardian-api.js';
 import type { AuthResult } from '../host-services/proxy/guardian-proxy.js';
 import { routes } from './support/upstream.js';
@@ -223,9 +223,9 @@ beforeAll(async () => {
 
   // Batch B: one more finding after `mid`.
   const stripe = expandExample('sk_live_{{rand:alnum:32}}');
-  expect((await viaProxyHttp(g.port, `${base}/echo?b=1`, { method: 'POST', body: `stripe=${stripe.text}` })).status).toBe(
-    200,
-  );
+  expect(
+    (await viaProxyHttp(g.port, `${base}/echo?b=1`, { method: 'POST', body: `stripe=${stripe.text}` })).status,
+  ).toBe(200);
   await g.findings(1, (f) => f.pattern === 'stripe_key');
   await g.svc.store.flush();
   total = readFileSync(path.join(g.home, 'findings.jsonl'), 'utf8').trim().split('\n').length;
@@ -450,7 +450,13 @@ describe('faults', () => {
   });
 
   it('keeps 100 concurrent clients apart: each gets its own correct answers', async () => {
-    const srv = await startIpcServer({ socketPath: scratchSocket(), api: g.svc, group: null, version: 't', maxConnections: 128 });
+    const srv = await startIpcServer({
+      socketPath: scratchSocket(),
+      api: g.svc,
+      group: null,
+      version: 't',
+      maxConnections: 128,
+    });
     try {
       const patterns = ['github_token', 'npm_token', 'stripe_key', 'pipe_to_shell', 'aws_access_key'];
       const results = await Promise.all(
@@ -466,7 +472,8 @@ describe('faults', () => {
         }),
       );
       const expected = new Map<string, number>();
-      for (const p of patterns) expected.set(p, findingsOf(await ask(sock, 'list_findings', { pattern: p, limit: 500 })).length);
+      for (const p of patterns)
+        expected.set(p, findingsOf(await ask(sock, 'list_findings', { pattern: p, limit: 500 })).length);
       for (const { i, pattern, a, b } of results) {
         expect(a.id).toBe(`c${i}-a`);
         const fs = findingsOf(a);
@@ -480,7 +487,13 @@ describe('faults', () => {
   });
 
   it('does not let a silent client block others, and closes it after the idle timeout', async () => {
-    const srv = await startIpcServer({ socketPath: scratchSocket(), api: g.svc, group: null, version: 't', idleTimeoutMs: 200 });
+    const srv = await startIpcServer({
+      socketPath: scratchSocket(),
+      api: g.svc,
+      group: null,
+      version: 't',
+      idleTimeoutMs: 200,
+    });
     try {
       const silent = await rawConnect(srv.socketPath);
       const partial = await rawConnect(srv.socketPath);
@@ -551,7 +564,13 @@ describe('faults', () => {
   });
 
   it('answers `busy` beyond maxConnections and serves again once clients leave', async () => {
-    const srv = await startIpcServer({ socketPath: scratchSocket(), api: g.svc, group: null, version: 't', maxConnections: 3 });
+    const srv = await startIpcServer({
+      socketPath: scratchSocket(),
+      api: g.svc,
+      group: null,
+      version: 't',
+      maxConnections: 3,
+    });
     try {
       const held: RawConn[] = [];
       for (let i = 0; i < 3; i++) {
@@ -613,6 +632,185 @@ describe('faults', () => {
     } finally {
       await srv.close();
     }
+  });
+});
+
+describe('a client that sends but never reads', () => {
+  it('cannot make the server buffer its answers without bound', async () => {
+    // 200 KB answers: a list_findings request of ~60 bytes amplifies ~3000x, so a client that pipelines
+    // requests and never reads would otherwise grow the server's write buffer until it runs out of memory.
+    const finding = {
+      ...(await g.svc.listFindings({ pattern: 'github_token', limit: 1 }))[0]!,
+      snippet: 's'.repeat(2000),
+    };
+    const big = Array.from({ length: 80 }, () => finding);
+    let calls = 0;
+    let read = 0;
+    const atCall: { k: number; read: number }[] = [];
+    const api: GuardianApi = {
+      status: (grp) => g.svc.status(grp),
+      listFindings: async () => {
+        calls++;
+        atCall.push({ k: calls, read });
+        return big;
+      },
+      validateConfig: (v) => g.svc.validateConfig(v),
+    };
+    const srv = await startIpcServer({ socketPath: scratchSocket(), api, group: null, version: 't' });
+    const c = net.connect(srv.socketPath);
+    try {
+      await once(c, 'connect');
+      const n = 100;
+      // No 'data' listener yet: the client reads nothing beyond its stream buffer.
+      c.write(
+        Array.from({ length: n }, (_v, i) => JSON.stringify({ id: i, method: 'list_findings', params: {} })).join(
+          '\n',
+        ) + '\n',
+      );
+      await waitFor(
+        () => calls,
+        (k) => k >= 3,
+        'the server to start answering',
+      );
+      // Give a server without flow control the chance to run ahead: wait until the count settles.
+      let last = -1;
+      let same = 0;
+      await waitFor(
+        () => calls,
+        (k) => {
+          same = k === last ? same + 1 : 0;
+          last = k;
+          return k === n || same >= 8;
+        },
+        'the answer count to settle',
+      );
+      // Now read everything: every answer arrives, in order.
+      const splitter = new FrameSplitter(MAX_RESPONSE_FRAME);
+      const ids: number[] = [];
+      let size = 0;
+      const all = new Promise<void>((resolve) => {
+        c.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          for (const line of splitter.push(chunk)) {
+            const f = JSON.parse(line!) as Frame;
+            size ||= Buffer.byteLength(line!) + 1;
+            ids.push(f.id as number);
+            expect(f.ok).toBe(true);
+          }
+          if (ids.length === n) resolve();
+        });
+      });
+      await all;
+      expect(ids).toEqual(Array.from({ length: n }, (_v, i) => i));
+      expect(size).toBeGreaterThan(150_000);
+      // When the server made its k-th answer, what it had written but the client had not read is
+      // bounded: a few answers, the kernel socket buffers and the server's own bound, not n answers.
+      const slack = 4 * 1024 * 1024;
+      const worst = Math.max(...atCall.map(({ k, read: r }) => (k - 1) * size - r));
+      expect(worst).toBeLessThan(slack + 2 * size);
+    } finally {
+      c.destroy();
+      await srv.close();
+    }
+  });
+
+  it('is closed by the idle timeout once its unread answers stall the connection', async () => {
+    const srv = await startIpcServer({
+      socketPath: scratchSocket(),
+      api: g.svc,
+      group: null,
+      version: 't',
+      idleTimeoutMs: 300,
+    });
+    try {
+      const c = net.connect(srv.socketPath);
+      c.on('error', () => undefined);
+      await once(c, 'connect');
+      const req = `${JSON.stringify({ id: 1, method: 'list_findings', params: { limit: 500 } })}\n`;
+      c.write(req.repeat(400)); // ~20 MB of answers, never read
+      await waitFor(
+        () => srv.connections(),
+        (k) => k === 1,
+        'the connection to be served',
+      );
+      // The client never reads, so it cannot see the close; the server's side is what matters.
+      await waitFor(
+        () => srv.connections(),
+        (k) => k === 0,
+        'the server to drop the stalled connection',
+        10_000,
+      );
+      expect(await ask(srv.socketPath, 'hello', undefined, 'ok')).toMatchObject({ id: 'ok', ok: true });
+      c.destroy();
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('hostile input and a hostile environment', () => {
+  it('survives deeply nested JSON in params', async () => {
+    const c = await rawConnect(sock);
+    const depth = 30_000;
+    c.send(`{"id":1,"method":"validate_config","params":{"config":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}}\n`);
+    const f = await c.next();
+    expect(f.id === 1 || f.id === null).toBe(true);
+    if (!f.ok) expect(['parse_error', 'invalid_params', 'internal']).toContain(f.error!.code);
+    c.send(`{"id":2,"method":"list_findings","params":${'{"a":'.repeat(8000)}1${'}'.repeat(8000)}}\n`);
+    const h = await c.next();
+    expect(h.ok).toBe(false);
+    c.send({ id: 3, method: 'hello' });
+    expect(await c.next()).toMatchObject({ id: 3, ok: true });
+    c.close();
+  });
+
+  it('comes back when the whole socket directory is removed under it', async () => {
+    const dir = path.join(tempHome('tg-d-'), 'run');
+    extraDirs.push(path.dirname(dir));
+    const p = path.join(dir, 'guardian.sock');
+    const srv = await startIpcServer({ socketPath: p, api: g.svc, group: null, version: 't', watchIntervalMs: 100 });
+    try {
+      expect((await ask(p, 'hello')).ok).toBe(true);
+      rmSync(dir, { recursive: true, force: true });
+      await waitFor(
+        () => existsSync(p),
+        (x) => x,
+        'the socket to come back with its directory',
+      );
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(lstatSync(p).mode & 0o777).toBe(0o600);
+      expect(await ask(p, 'hello', undefined, 'back')).toMatchObject({ id: 'back', ok: true });
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('keeps one client from reading another client answers when both pipeline the same ids', async () => {
+    const a = await rawConnect(sock);
+    const b = await rawConnect(sock);
+    for (let i = 0; i < 20; i++) {
+      a.send({ id: i, method: 'list_findings', params: { pattern: 'github_token' } });
+      b.send({ id: i, method: 'list_findings', params: { pattern: 'stripe_key' } });
+    }
+    for (let i = 0; i < 20; i++) {
+      const fa = await a.next();
+      const fb = await b.next();
+      expect(fa.id).toBe(i);
+      expect(fb.id).toBe(i);
+      expect(findingsOf(fa).map((f) => f.pattern)).toEqual(['github_token']);
+      expect(findingsOf(fb).map((f) => f.pattern)).toEqual(['stripe_key']);
+    }
+    a.close();
+    b.close();
+  });
+
+  it('is not disturbed by a client that floods requests and hangs up at once', async () => {
+    for (let k = 0; k < 5; k++) {
+      const c = await rawConnect(sock);
+      c.send(`${JSON.stringify({ id: 1, method: 'list_findings', params: { limit: 500 } })}\n`.repeat(200));
+      c.close();
+    }
+    expect(await ask(sock, 'hello', undefined, 'fine')).toMatchObject({ id: 'fine', ok: true });
   });
 });
 
@@ -681,6 +879,63 @@ describe('IpcClient', () => {
       expect(many.map((m) => m.findings[0]?.pattern)).toEqual(['github_token', 'stripe_key', 'pipe_to_shell']);
     } finally {
       client.close();
+    }
+  });
+
+  /** A fake guardian: answers each request line with whatever `reply` returns (nothing for undefined). */
+  async function fakeGuardian(reply: (req: { id: number; method: string }) => string | undefined) {
+    const p = scratchSocket();
+    const server = net.createServer((s) => {
+      const splitter = new FrameSplitter(1 << 20);
+      s.on('error', () => undefined);
+      s.on('data', (c: Buffer) => {
+        for (const line of splitter.push(c)) {
+          const out = reply(JSON.parse(line!) as { id: number; method: string });
+          if (out === 'CLOSE') s.destroy();
+          else if (out !== undefined) s.write(out);
+        }
+      });
+    });
+    server.listen(p);
+    await once(server, 'listening');
+    return { p, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+  const hello = (id: number, v = IPC_PROTOCOL_VERSION) =>
+    `${JSON.stringify({ id, ok: true, result: { protocol_version: v, server_version: 'x', group: null } })}\n`;
+
+  it('refuses a guardian speaking another protocol version', async () => {
+    const fake = await fakeGuardian((r) => hello(r.id, IPC_PROTOCOL_VERSION + 1));
+    const client = new IpcClient({ socketPath: fake.p });
+    try {
+      const err = await client.request('get_status').catch((e: unknown) => e);
+      expect((err as IpcError).code).toBe('version');
+    } finally {
+      client.close();
+      await fake.close();
+    }
+  });
+
+  it('reports malformed answers, silence and a dropped connection as errors, not hangs or crashes', async () => {
+    const fake = await fakeGuardian((r) => {
+      if (r.method === 'hello') return hello(r.id);
+      if (r.method === 'get_status') return `${JSON.stringify({ id: r.id, ok: true, result: { state: 'running' } })}\n`;
+      if (r.method === 'validate_config') return 'CLOSE';
+      // list_findings: an over-long line, then garbage, then nothing.
+      return `${'z'.repeat(MAX_RESPONSE_FRAME + 10)}\nnot json\n{"id":"${r.id}","ok":true}\n`;
+    });
+    const client = new IpcClient({ socketPath: fake.p, requestTimeoutMs: 300 });
+    try {
+      const bad = await client.request('get_status').catch((e: unknown) => e);
+      expect((bad as IpcError).code).toBe('protocol');
+      const silent = await client.request('list_findings', {}).catch((e: unknown) => e);
+      expect((silent as IpcError).code).toBe('timeout');
+      const dropped = await client.request('validate_config', { config: {} }).catch((e: unknown) => e);
+      expect((dropped as IpcError).code).toBe('unavailable');
+      // After the drop, the next request reconnects.
+      expect((await client.request('hello')).server_version).toBe('x');
+    } finally {
+      client.close();
+      await fake.close();
     }
   });
 

@@ -113,11 +113,18 @@ export class GuardianProxy extends Proxy {
     server.on('connect', this._onHttpServerConnect.bind(this));
     server.on('request', this._onHttpServerRequest.bind(this, false));
     server.on('clientError', (err, socket) => this.clientError(err, socket));
-    this.wsServer = new WebSocketServer({ server });
-    this.wsServer.on('error', (err) => this.g.log('warn', `websocket server: ${err.message}`));
-    this.wsServer.on('connection', (ws: WebSocket & { upgradeReq?: unknown }, req) => {
+    // Upgrades are handled here rather than by `new WebSocketServer({ server })`, so a WebSocket
+    // upgrade needs the same proxy credentials as any other plain request.
+    this.wsServer = new WebSocketServer({ noServer: true });
+    const wss = this.wsServer;
+    wss.on('error', (err) => this.g.log('warn', `websocket server: ${err.message}`));
+    wss.on('connection', (ws: WebSocket & { upgradeReq?: unknown }, req) => {
       ws.upgradeReq = req;
       this._onWebSocketServerConnect(false, ws, req);
+    });
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.authorizeUpgrade(req, socket)) return;
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     });
     this.httpServer = server;
 
@@ -177,7 +184,32 @@ export class GuardianProxy extends Proxy {
     }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    this.conns.set(socket, { client });
+    // Plain HTTP inside a CONNECT tunnel is handed to this server as a new 'connection': keep what the
+    // CONNECT established (its authenticated group and target) instead of starting over.
+    if (!this.conns.has(socket)) this.conns.set(socket, { client });
+  }
+
+  /**
+   * Proxy credentials for a plain request or upgrade. A socket inside an authenticated CONNECT tunnel
+   * (`connect` set) already carries its group: the requests in it are not asked again.
+   */
+  private authorizePlain(req: http.IncomingMessage, info: ConnInfo): { ok: true; group?: string } | { ok: false } {
+    if (!this.g.authenticate || info.connect) return { ok: true, group: info.group };
+    const auth = this.g.authenticate(req.headers['proxy-authorization']);
+    if (!auth.ok) this.g.counters.auth_failures++;
+    return auth;
+  }
+
+  private authorizeUpgrade(req: http.IncomingMessage, socket: Duplex): boolean {
+    const info = this.conns.get(socket) ?? { client: clientAddress(socket) };
+    const auth = this.authorizePlain(req, info);
+    if (!auth.ok) {
+      socket.on('error', () => socket.destroy());
+      socket.end(AUTH_REQUIRED);
+      return false;
+    }
+    this.conns.set(socket, { ...info, group: auth.group });
+    return true;
   }
 
   private clientError(err: Error & { code?: string }, socket: Duplex): void {
@@ -330,10 +362,9 @@ export class GuardianProxy extends Proxy {
     const info = this.conns.get(req.socket) ?? { client: clientAddress(req.socket) };
     this.g.counters.requests++;
     let group = info.group;
-    if (!ctx.isSSL && this.g.authenticate) {
-      const auth = this.g.authenticate(req.headers['proxy-authorization']);
+    if (!ctx.isSSL) {
+      const auth = this.authorizePlain(req, info);
       if (!auth.ok) {
-        this.g.counters.auth_failures++;
         ctx.proxyToClientResponse.writeHead(407, {
           'proxy-authenticate': 'Basic realm="traffic-guardian"',
           'content-length': '0',
@@ -346,8 +377,8 @@ export class GuardianProxy extends Proxy {
       group = auth.group;
     }
     const opts = ctx.proxyToServerRequestOptions!;
-    // Inside a tunnel, the destination is what the client CONNECTed to, not what a Host header claims.
-    if (ctx.isSSL && info.connect) {
+    // Inside a tunnel (TLS or plain), the destination is what the client CONNECTed to, not what a Host header claims.
+    if (info.connect) {
       opts.host = info.connect.host;
       opts.port = info.connect.port;
     }
@@ -359,6 +390,19 @@ export class GuardianProxy extends Proxy {
       opts.host = up.host;
       opts.port = up.port;
       if (up.authorization) opts.headers['proxy-authorization'] = up.authorization;
+      // A 407 here is the upstream proxy refusing the guardian's own credentials: relaying it would tell
+      // the client (with the upstream's Proxy-Authenticate realm) that its credentials are wrong. Answer
+      // it like a refused upstream CONNECT instead: 502, counted as an upstream error.
+      ctx.onResponse((rctx, done) => {
+        if (rctx.serverToProxyResponse?.statusCode !== 407) return done();
+        this.g.counters.upstream_errors++;
+        rctx.serverToProxyResponse.resume();
+        done(
+          Object.assign(new Error(`upstream proxy ${formatHostPort(up)} refused the guardian's credentials (407)`), {
+            code: 'EPROXY',
+          }),
+        );
+      });
     }
     const dest = formatHostPort(target);
     const protocol: Protocol = ctx.isSSL ? 'https' : 'http';

@@ -17,6 +17,12 @@ export interface UpstreamProxy {
 
 export function parseUpstreamProxy(url: string): UpstreamProxy {
   const u = new URL(url);
+  // The guardian speaks plain HTTP to the upstream proxy. Accepting https:// here would send the
+  // proxy's credentials and every plain request in clear text to a proxy the operator meant to reach
+  // over TLS (and to port 80 by default), so it is refused instead.
+  if (u.protocol !== 'http:') {
+    throw new Error(`upstream_proxy: only http:// proxies are supported (got ${u.protocol}//)`);
+  }
   const auth =
     u.username || u.password
       ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`
