@@ -22,6 +22,7 @@ import { startUpstream, type Upstream } from './support/upstream.js';
 import { connectTunnel, viaProxyHttp, viaProxyHttps } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
 import { expandExample } from './support/expand-example.js';
+import { leakedRuns } from './support/leak-check.js';
 
 const BUNDLE = fileURLToPath(new URL('../dist/mcp-tools/traffic-guardian-mcp.mjs', import.meta.url));
 const GROUPS = ['alpha', 'beta'] as const;
@@ -68,13 +69,7 @@ async function mcpStatus(group: Group) {
   return StatusResultSchema.parse(r.structuredContent);
 }
 
-function leaks(findings: unknown, parts: string[]): string[] {
-  const s = JSON.stringify(findings);
-  const out: string[] = [];
-  for (const p of parts)
-    for (let i = 0; i + 8 <= p.length; i++) if (s.includes(p.slice(i, i + 8))) out.push(p.slice(i, i + 8));
-  return out;
-}
+const leaks = leakedRuns;
 
 beforeAll(async () => {
   upstreamCaHome = tempHome('tg-up-');

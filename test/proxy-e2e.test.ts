@@ -3,42 +3,33 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
-import { FindingSchema, type Finding } from '../lib/finding-schema.js';
-import { loadOrCreateCa } from '../host-services/ca.js';
-import { homePaths } from '../host-services/home.js';
-import { startUpstream, type Upstream } from './support/upstream.js';
+import { FindingSchema } from '../lib/finding-schema.js';
+import type { Upstream } from './support/upstream.js';
+import { startTlsUpstream, type TlsUpstream } from './support/tls-upstream.js';
 import { viaProxyHttp, viaProxyHttps, connectTunnel, waitFor } from './support/proxy-client.js';
-import { startService, tempHome, type TestService } from './support/service.js';
+import { startService, type TestService } from './support/service.js';
 import { expandExample } from './support/expand-example.js';
+import { leakedRuns } from './support/leak-check.js';
 
+let tlsUp: TlsUpstream;
 let upstream: Upstream;
-let upstreamCaHome: string;
 let upstreamCaFile: string;
 let g: TestService;
 let guardianCa: string;
 
-function leaks(findings: Finding[], parts: string[]): string[] {
-  const s = JSON.stringify(findings);
-  const out: string[] = [];
-  for (const p of parts)
-    for (let i = 0; i + 8 <= p.length; i++) if (s.includes(p.slice(i, i + 8))) out.push(p.slice(i, i + 8));
-  return out;
-}
+const leaks = leakedRuns;
 
 beforeAll(async () => {
-  upstreamCaHome = tempHome('tg-up-');
-  const upCa = loadOrCreateCa(homePaths(upstreamCaHome), { create: true })!;
-  upstreamCaFile = upCa.certPath;
-  upstream = await startUpstream(upCa.certFor('localhost'));
+  tlsUp = await startTlsUpstream();
+  upstream = tlsUp.upstream;
+  upstreamCaFile = tlsUp.caFile;
   g = await startService({ https_inspection: true, upstream_ca_file: upstreamCaFile, dedup_window_secs: 0 });
   guardianCa = g.svc.ca!.certPem;
 });
 
 afterAll(async () => {
   await g?.stop();
-  await upstream?.close();
-  rmSync(upstreamCaHome, { recursive: true, force: true });
+  await tlsUp?.close();
 });
 
 describe('plain HTTP through the guardian', () => {
