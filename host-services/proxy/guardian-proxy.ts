@@ -100,10 +100,14 @@ export class GuardianProxy extends Proxy {
     this.timeout = 0;
     const agentOpts = { keepAlive: true, maxSockets: 1024, maxFreeSockets: 256 };
     const up = this.g.upstreamProxy;
+    // One secure context for all upstream TLS. Passing the trust list as `ca` instead would make
+    // https.Agent build its pool key from ~300 PEM certificates on every request (measured: ~30% of
+    // CPU and ~6 ms per HTTPS request); `secureContext` is not part of that key.
+    const secureContext = tls.createSecureContext({ ca: this.g.upstreamTrust });
     this.httpAgent = up ? upstreamHttpAgent() : new http.Agent(agentOpts);
     this.httpsAgent = up
-      ? (new TunnelingHttpsAgent(up, { ...agentOpts, ca: this.g.upstreamTrust }) as https.Agent)
-      : new https.Agent({ ...agentOpts, ca: this.g.upstreamTrust });
+      ? (new TunnelingHttpsAgent(up, { ...agentOpts, secureContext }) as https.Agent)
+      : new https.Agent({ ...agentOpts, secureContext });
 
     const server = http.createServer({ maxHeaderSize: 16 * 1024 });
     server.headersTimeout = 30_000;
