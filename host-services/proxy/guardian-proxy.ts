@@ -422,7 +422,9 @@ export class GuardianProxy extends Proxy {
     } catch (err) {
       this.g.log('error', `header scan failed: ${(err as Error).message}`);
     }
-    const reqScanner = this.scanner('outbound', target.host, req.headers['content-encoding'], outMeta);
+    // Most requests (GETs) have no body: skip the body scanner for them.
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    const reqScanner = hasBody ? this.scanner('outbound', target.host, req.headers['content-encoding'], outMeta) : null;
     ctx.onResponse((rctx, done) => {
       done();
       const res = rctx.serverToProxyResponse;
@@ -439,7 +441,7 @@ export class GuardianProxy extends Proxy {
     });
     callback();
     // Attached after the forwarding pipe: each chunk goes upstream first, then to the scanner.
-    this.attachBody(req, reqScanner, () => ctx.proxyToServerRequest);
+    if (reqScanner) this.attachBody(req, reqScanner, () => ctx.proxyToServerRequest);
   }
 
   private scanRequestHead(req: http.IncomingMessage, destHost: string, meta: MessageMeta): void {
