@@ -3,24 +3,25 @@
 // through neutraliseFinding, and a group-scoped socket only ever sees its own group. Malformed input
 // gets an error frame; nothing a client sends can stop the server or reach another client.
 import net from 'node:net';
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
   FrameSplitter,
   IPC_PROTOCOL_VERSION,
-  MAX_CONFIG_BYTES,
-  MAX_REQUEST_FRAME,
+  MAX_FRAME_BYTES,
+  MAX_RESPONSE_FRAME,
   METHODS,
   RequestSchema,
   errorFrame,
   isMethod,
   successFrame,
+  type Method,
   type Request,
+  type SafeFinding,
 } from '../lib/ipc-protocol.js';
 import { neutraliseFinding } from '../lib/neutralise.js';
 import { formatPath } from '../lib/config-schema.js';
 import type { GuardianApi } from './guardian-api.js';
-import { ensurePrivateDir } from './home.js';
 
 export interface IpcServerOptions {
   socketPath: string;
@@ -37,6 +38,9 @@ export interface IpcServerOptions {
 }
 
 export interface IpcServer {
+  /** The socket path the server listens on. */
+  address: string;
+  /** Same as `address`. */
   socketPath: string;
   connections: () => number;
   close: () => Promise<void>;
@@ -68,88 +72,179 @@ export const IPC_DEFAULTS = {
   watchIntervalMs: 2_000,
 };
 
-/** True when something answers on the socket (a live server, not a stale file). */
+/**
+ * True when something accepts connections on the socket (a live server, not a stale file). A connect
+ * that neither succeeds nor fails within a second counts as alive: better to refuse than to unlink a
+ * busy server's socket.
+ */
 function socketAlive(p: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(p);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(true);
+    }, 1000);
     s.once('connect', () => {
+      clearTimeout(timer);
       s.destroy();
       resolve(true);
     });
-    s.once('error', () => resolve(false));
+    s.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
 }
 
+/**
+ * Creates the socket's directory 0700 (parents too). An existing directory of ours that is group- or
+ * world-accessible is tightened; a shared one (sticky, like /tmp, or owned by someone else) is left
+ * alone with a warning: the socket itself is still created owner-only (see `listen`).
+ */
+function preparePrivateDir(dir: string, log: (msg: string) => void): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory; cannot place the IPC socket there`);
+  if ((st.mode & 0o077) === 0) return;
+  const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
+  if (mine && (st.mode & 0o1000) === 0) {
+    chmodSync(dir, 0o700);
+  } else {
+    log(`ipc socket directory ${dir} is shared (mode ${(st.mode & 0o1777).toString(8)}); the socket itself is 0600`);
+  }
+}
+
+/** Sets a process umask for the synchronous bind inside `fn`; a no-op where umask cannot be set (workers). */
+function withUmask<T>(mask: number, fn: () => T): T {
+  let old: number | undefined;
+  try {
+    old = process.umask(mask);
+  } catch {
+    old = undefined;
+  }
+  try {
+    return fn();
+  } finally {
+    if (old !== undefined) process.umask(old);
+  }
+}
+
+/** Removes a socket file left by a crashed server; refuses to touch a live socket or anything else. */
 async function clearStaleSocket(p: string): Promise<void> {
-  if (!existsSync(p)) return;
-  if (!lstatSync(p).isSocket()) throw new Error(`${p} exists and is not a socket; refusing to remove it`);
-  if (await socketAlive(p)) throw new Error(`another guardian is already answering on ${p}`);
+  let st;
+  try {
+    st = lstatSync(p);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new Error(`${p} exists and is not a socket; refusing to remove it`);
+  if (await socketAlive(p)) throw new Error(`another guardian is already answering on ${p}; refusing to replace it`);
   unlinkSync(p);
 }
 
+/**
+ * Listens on `p` so the socket is never reachable by anyone but its owner: it is created in a 0700
+ * directory, under umask 077 (Node binds synchronously inside `listen`, so the mask only covers the
+ * bind; 077 rather than 177 so a directory created by another thread meanwhile stays usable), and
+ * chmod 0600 once listening.
+ */
 function listen(server: net.Server, p: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(p, () => {
-      server.off('error', reject);
-      // The directory is 0700 already; 0600 on the socket keeps it owner-only even if the directory is shared.
-      chmodSync(p, 0o600);
-      resolve();
-    });
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    withUmask(0o077, () =>
+      server.listen(p, () => {
+        server.off('error', onError);
+        try {
+          chmodSync(p, 0o600);
+          resolve();
+        } catch (err) {
+          server.close();
+          reject(err as Error);
+        }
+      }),
+    );
   });
+}
+
+/** Findings that fit one response frame, and whether the list was cut to fit. */
+function fitFindings(findings: SafeFinding[]): { findings: SafeFinding[]; cut: boolean } {
+  // Room for the envelope (id, group, flags): ids are <= 64 chars and groups <= 128.
+  let budget = MAX_RESPONSE_FRAME - 4096;
+  for (let i = 0; i < findings.length; i++) {
+    budget -= Buffer.byteLength(JSON.stringify(findings[i])) + 1;
+    if (budget < 0) return { findings: findings.slice(0, i), cut: true };
+  }
+  return { findings, cut: false };
+}
+
+function paramsError(issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[]) {
+  const issue = issues[0];
+  if (!issue) return 'params: invalid';
+  if (issue.code === 'unrecognized_keys')
+    return `params.${formatPath([...issue.path, issue.keys?.[0] ?? '?'])}: unknown parameter`;
+  return `params${issue.path.length > 0 ? `.${formatPath(issue.path)}` : ''}: ${issue.message}`;
 }
 
 export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer> {
   const o = { ...IPC_DEFAULTS, ...opts };
   const log = opts.log ?? (() => undefined);
-  ensurePrivateDir(path.dirname(o.socketPath));
+  preparePrivateDir(path.dirname(o.socketPath), log);
   await clearStaleSocket(o.socketPath);
 
   const sockets = new Set<net.Socket>();
-  let server = net.createServer((socket) => serve(socket));
   let closing = false;
+  const newServer = () => {
+    const srv = net.createServer((socket) => serve(socket));
+    // Accept failures (EMFILE, ...) are reported here; without a listener they would end the process.
+    srv.on('error', (err) => log(`ipc server error on ${o.socketPath}: ${err.message}`));
+    return srv;
+  };
+  let server = newServer();
 
-  const handle = async (req: Request): Promise<string> => {
-    if (!isMethod(req.method)) return errorFrame(req.id, 'unknown_method', `unknown method "${req.method}"`);
-    const spec = METHODS[req.method];
-    const params = spec.params.safeParse(req.params);
-    if (!params.success) {
-      const issue = params.error.issues[0]!;
-      const where =
-        issue.code === 'unrecognized_keys' ? formatPath([...issue.path, issue.keys[0]!]) : formatPath(issue.path);
-      return errorFrame(
-        req.id,
-        'invalid_params',
-        `params.${where}: ${issue.code === 'unrecognized_keys' ? 'unknown parameter' : issue.message}`,
-      );
-    }
-    switch (req.method) {
+  /** The result for a request, built only from GuardianApi answers, and checked against its schema. */
+  const result = async (method: Method, params: unknown): Promise<unknown> => {
+    switch (method) {
       case 'hello':
-        return successFrame(req.id, {
-          protocol_version: IPC_PROTOCOL_VERSION,
-          server_version: o.version,
-          group: o.group,
-        });
+        return { protocol_version: IPC_PROTOCOL_VERSION, server_version: o.version, group: o.group };
       case 'get_status': {
         const st = o.api.status(o.group);
-        return successFrame(req.id, { ...st, recent_findings: st.recent_findings.map(neutraliseFinding) });
+        return { ...st, recent_findings: st.recent_findings.map(neutraliseFinding) };
       }
       case 'list_findings': {
-        const q = METHODS.list_findings.params.unwrap().parse(req.params ?? {});
-        // A group socket is pinned to its group: the client has no way to ask about another.
-        const findings = await o.api.listFindings({ ...q, ...(o.group !== null ? { group: o.group } : {}) });
-        return successFrame(req.id, { findings: findings.map(neutraliseFinding), group: o.group });
+        const q = METHODS.list_findings.params.unwrap().parse(params ?? {});
+        // A group socket is pinned to its group: `group` is not a parameter, and the query carries this
+        // socket's group whatever else the client sent. One more than asked tells whether more exist.
+        const found = await o.api.listFindings({
+          ...q,
+          limit: q.limit + 1,
+          ...(o.group !== null ? { group: o.group } : {}),
+        });
+        const own = o.group === null ? found : found.filter((f) => f.group === o.group);
+        const fit = fitFindings(own.slice(0, q.limit).map(neutraliseFinding));
+        return { findings: fit.findings, truncated: fit.cut || own.length > q.limit, group: o.group };
       }
       case 'validate_config': {
-        const { config } = METHODS.validate_config.params.parse(req.params);
-        const size = Buffer.byteLength(JSON.stringify(config ?? null));
-        if (size > MAX_CONFIG_BYTES) {
-          return errorFrame(req.id, 'invalid_params', `params.config: larger than ${MAX_CONFIG_BYTES} bytes`);
-        }
+        const { config } = METHODS.validate_config.params.parse(params);
         const r = o.api.validateConfig(config);
-        return successFrame(req.id, r.ok ? { ok: true, errors: [] } : { ok: false, errors: r.errors.slice(0, 100) });
+        return r.ok ? { ok: true, errors: [] } : { ok: false, errors: r.errors.slice(0, 100) };
       }
     }
+  };
+
+  const handle = async (req: Request): Promise<string> => {
+    if (!isMethod(req.method)) {
+      return errorFrame(req.id, 'unknown_method', `unknown method "${req.method.slice(0, 64)}"`);
+    }
+    const params = METHODS[req.method].params.safeParse(req.params);
+    if (!params.success) return errorFrame(req.id, 'invalid_params', paramsError(params.error.issues));
+    const out = METHODS[req.method].result.safeParse(await result(req.method, req.params));
+    if (!out.success) {
+      // Never send what the protocol does not describe (an extra field could carry anything).
+      log(`ipc ${req.method}: answer does not match the protocol: ${paramsError(out.error.issues)}`);
+      return errorFrame(req.id, 'internal', 'internal error');
+    }
+    return successFrame(req.id, out.data);
   };
 
   const answer = async (socket: net.Socket, line: string): Promise<void> => {
@@ -177,8 +272,11 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
         o.requestTimeoutMs,
       );
     });
+    const work = handle(req.data);
+    // A late failure after the timeout answered must not become an unhandled rejection.
+    work.catch(() => undefined);
     try {
-      const frame = await Promise.race([handle(req.data), timeout]);
+      const frame = await Promise.race([work, timeout]);
       if (!socket.destroyed) socket.write(frame);
     } catch (err) {
       log(`ipc ${req.data.method} failed: ${(err as Error).message}`);
@@ -189,27 +287,34 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
   };
 
   function serve(socket: net.Socket): void {
+    socket.on('error', (err) => {
+      log(`ipc connection error: ${err.message}`);
+      socket.destroy();
+    });
     if (closing) return void socket.destroy();
     if (sockets.size >= o.maxConnections) {
+      // Answered and closed. Not counted as a connection, so it must not linger either.
       socket.end(errorFrame(null, 'busy', `too many connections (limit ${o.maxConnections})`));
+      setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
     sockets.add(socket);
     socket.setTimeout(o.idleTimeoutMs, () => socket.destroy());
-    socket.on('error', () => socket.destroy());
     socket.on('close', () => sockets.delete(socket));
-    const splitter = new FrameSplitter(MAX_REQUEST_FRAME);
-    // Requests on one connection are answered in order. Flow control: a client that pipelines
-    // requests but does not read the answers (an answer can be ~1000x its request) would grow the
-    // write buffer without bound, so the next answer waits until the unread output is back under
-    // MAX_UNREAD_BYTES, and reading stops while MAX_QUEUED_REQUESTS are waiting. Such a client then
-    // goes idle and is closed by the idle timeout.
+    const splitter = new FrameSplitter(MAX_FRAME_BYTES);
+    // Requests on one connection are answered in order. An over-long frame is answered
+    // `frame_too_large` (id null: its id was never read) and skipped up to its newline; the connection
+    // stays usable, since the splitter never holds more than MAX_FRAME_BYTES of it.
+    // Flow control: a client that pipelines requests but does not read the answers (an answer can be
+    // ~1000x its request) would grow the write buffer without bound, so the next answer waits until the
+    // unread output is back under MAX_UNREAD_BYTES, and reading stops while MAX_QUEUED_REQUESTS are
+    // waiting. Such a client then goes idle and is closed by the idle timeout.
     let chain = Promise.resolve();
     let queued = 0;
     socket.on('data', (chunk: Buffer) => {
       for (const frame of splitter.push(chunk)) {
         if (frame === null) {
-          socket.write(errorFrame(null, 'frame_too_large', `frame longer than ${MAX_REQUEST_FRAME} bytes skipped`));
+          socket.write(errorFrame(null, 'frame_too_large', `frame longer than ${MAX_FRAME_BYTES} bytes skipped`));
           continue;
         }
         if (frame.trim() === '') continue;
@@ -229,28 +334,38 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
 
   await listen(server, o.socketPath);
 
-  // If the socket file is removed under us (an over-eager cleanup), put it back.
+  // If the socket file is removed under us (an over-eager cleanup), put it back. Connections already
+  // open stay open; only new ones need the file.
+  let relistening = false;
   const watch = setInterval(() => {
-    if (closing || existsSync(o.socketPath)) return;
+    if (closing || relistening || existsSync(o.socketPath)) return;
     log(`ipc socket ${o.socketPath} disappeared; re-creating it`);
+    relistening = true;
     const old = server;
-    server = net.createServer((socket) => serve(socket));
+    server = newServer();
     old.close();
-    // A cleanup that removed the socket may have removed its directory too: put that back (0700) first.
     try {
-      ensurePrivateDir(path.dirname(o.socketPath));
+      // A cleanup that removed the socket may have removed its directory too: put that back (0700) first.
+      preparePrivateDir(path.dirname(o.socketPath), log);
     } catch (err) {
       log(`ipc re-listen failed: ${(err as Error).message}`);
+      relistening = false;
       return;
     }
-    listen(server, o.socketPath).catch((err: Error) => log(`ipc re-listen failed: ${err.message}`));
+    listen(server, o.socketPath)
+      .catch((err: Error) => log(`ipc re-listen failed: ${err.message}`))
+      .finally(() => {
+        relistening = false;
+      });
   }, o.watchIntervalMs);
   watch.unref();
 
   return {
+    address: o.socketPath,
     socketPath: o.socketPath,
     connections: () => sockets.size,
     close: async () => {
+      if (closing) return;
       closing = true;
       clearInterval(watch);
       for (const s of sockets) s.destroy();

@@ -70,9 +70,17 @@ export class IpcClient {
     const splitter = new FrameSplitter(MAX_RESPONSE_FRAME);
     s.on('data', (chunk: Buffer) => {
       for (const line of splitter.push(chunk)) {
+        if (line === null) {
+          // Answers come in request order, so an answer too large to read is the oldest pending one's.
+          const oldest = this.pending.values().next();
+          if (!oldest.done) {
+            oldest.value(new IpcError(`answer larger than ${MAX_RESPONSE_FRAME} bytes from the guardian`, 'protocol'));
+          }
+          continue;
+        }
         let frame: unknown = null;
         try {
-          frame = line === null ? null : JSON.parse(line);
+          frame = JSON.parse(line);
         } catch {
           frame = null;
         }
@@ -90,10 +98,15 @@ export class IpcClient {
     s.on('error', () => s.destroy());
   }
 
-  async request<M extends Method>(method: M, params?: unknown): Promise<Result<M>> {
+  /**
+   * Sends one request and resolves with its validated result. Rejects with an IpcError: code
+   * `unavailable` (not running), `timeout`, `version`, `protocol` (malformed answer) or the server's
+   * error code. The first request on each connection is preceded by `hello` to check the version.
+   */
+  async request<M extends Method>(method: M, params?: unknown, opts: { timeoutMs?: number } = {}): Promise<Result<M>> {
     const socket = await this.connect();
     if (!this.helloChecked && method !== 'hello') {
-      const hello = await this.request('hello');
+      const hello = await this.request('hello', {}, opts);
       if (hello.protocol_version !== IPC_PROTOCOL_VERSION) {
         throw new IpcError(
           `guardian speaks IPC protocol ${hello.protocol_version}, this client ${IPC_PROTOCOL_VERSION}: update one of them`,
@@ -103,7 +116,7 @@ export class IpcClient {
       this.helloChecked = true;
     }
     const id = this.nextId++;
-    const ms = this.opts.requestTimeoutMs ?? 5000;
+    const ms = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 5000;
     const frame = await new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

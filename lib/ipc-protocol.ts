@@ -3,13 +3,19 @@
 // frame with these schemas.
 import { z } from 'zod';
 import { FindingSchema } from './finding-schema.js';
-import { FindingsQuerySchema } from './findings-query.js';
+import { FindingsQuerySchema, MAX_QUERY_LIMIT } from './findings-query.js';
 import { StatusSchema } from './status-schema.js';
 
 export const IPC_PROTOCOL_VERSION = 1;
 /** Largest request frame the server reads; a longer line is answered `frame_too_large` and skipped. */
-export const MAX_REQUEST_FRAME = 64 * 1024;
-/** Largest response frame a client accepts. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** The same bound under its older name. */
+export const MAX_REQUEST_FRAME = MAX_FRAME_BYTES;
+/**
+ * Largest response frame a client accepts. A finding serializes to at most ~12 KiB (a 2 KiB snippet of
+ * 3-byte characters, a 1 KiB path, ...), so 500 of them could exceed any small bound: the server trims a
+ * `list_findings` answer to fit (and says `truncated`), and status answers carry at most 50 findings.
+ */
 export const MAX_RESPONSE_FRAME = 4 * 1024 * 1024;
 /** Largest serialized config `validate_config` accepts. */
 export const MAX_CONFIG_BYTES = 32 * 1024;
@@ -49,11 +55,33 @@ export const HelloResultSchema = z
   .object({ protocol_version: z.number().int(), server_version: z.string().max(40), group: z.string().nullable() })
   .strict();
 export const StatusResultSchema = StatusSchema.extend({ recent_findings: z.array(SafeFindingSchema).max(50) }).strict();
+/** `group` is not a parameter: the socket decides it (a group socket is pinned to its group). */
 export const ListFindingsParamsSchema = FindingsQuerySchema.omit({ group: true });
 export const ListFindingsResultSchema = z
-  .object({ findings: z.array(SafeFindingSchema), group: z.string().nullable() })
+  .object({
+    findings: z.array(SafeFindingSchema).max(MAX_QUERY_LIMIT),
+    /** True when more findings matched than were returned (the limit or the response size cut the list). */
+    truncated: z.boolean(),
+    group: z.string().nullable(),
+  })
   .strict();
-export const ValidateConfigParamsSchema = z.object({ config: z.unknown() }).strict();
+
+function jsonBytes(v: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(v) ?? 'null');
+  } catch {
+    return Infinity;
+  }
+}
+
+export const ValidateConfigParamsSchema = z
+  .object({ config: z.unknown() })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (jsonBytes(p.config) > MAX_CONFIG_BYTES) {
+      ctx.addIssue({ code: 'custom', path: ['config'], message: `larger than ${MAX_CONFIG_BYTES} bytes serialized` });
+    }
+  });
 export const ValidateConfigResultSchema = z
   .object({
     ok: z.boolean(),
@@ -74,12 +102,17 @@ export function isMethod(m: string): m is Method {
   return Object.hasOwn(METHODS, m);
 }
 
+/** One frame: the value as single-line JSON (JSON.stringify escapes every newline) plus `\n`. */
+export function encodeFrame(obj: unknown): string {
+  return `${JSON.stringify(obj)}\n`;
+}
+
 export function successFrame(id: Request['id'], result: unknown): string {
-  return `${JSON.stringify({ id, ok: true, result })}\n`;
+  return encodeFrame({ id, ok: true, result });
 }
 
 export function errorFrame(id: Request['id'] | null, code: ErrorCode, message: string): string {
-  return `${JSON.stringify({ id, ok: false, error: { code, message: message.slice(0, 1000) } })}\n`;
+  return encodeFrame({ id, ok: false, error: { code, message: message.slice(0, 1000) } });
 }
 
 /**

@@ -2,7 +2,7 @@
 // stdout carries MCP frames only; diagnostics go to stderr.
 import { parseArgs } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { IpcClient } from '../lib/ipc-client.js';
+import { IpcClient } from './ipc-client.js';
 import { createMcpServer } from './server.js';
 
 export const SOCKET_ENV = 'NANOCLAW_TRAFFIC_GUARDIAN_SOCKET';

@@ -3,7 +3,7 @@
 // this process never sees a body, a key or the CA.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { IpcClient, IpcError } from '../lib/ipc-client.js';
+import { IpcClient, IpcError } from './ipc-client.js';
 import { ListFindingsResultSchema, StatusResultSchema, ValidateConfigResultSchema } from '../lib/ipc-protocol.js';
 import { DirectionSchema, SeveritySchema, ThreatTypeSchema } from '../lib/finding-schema.js';
 
@@ -14,7 +14,7 @@ function failure(err: unknown) {
   return { isError: true, content: [{ type: 'text' as const, text: `traffic-guardian: ${msg}` }] };
 }
 
-export function createMcpServer(client: IpcClient, version: string): McpServer {
+export function createMcpServer(client: IpcClient, version = '0.1.0'): McpServer {
   const server = new McpServer({ name: 'traffic-guardian', version });
 
   server.registerTool(
@@ -76,7 +76,9 @@ export function createMcpServer(client: IpcClient, version: string): McpServer {
     async (args) => {
       try {
         const r = await client.request('list_findings', args);
-        const text = r.findings.length === 0 ? 'no findings' : `${r.findings.length} finding(s), newest first`;
+        const text =
+          (r.findings.length === 0 ? 'no findings' : `${r.findings.length} finding(s), newest first`) +
+          (r.truncated ? '; more match (raise limit or narrow the filters)' : '');
         return { content: [{ type: 'text' as const, text }], structuredContent: r };
       } catch (err) {
         return failure(err);
