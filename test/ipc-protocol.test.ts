@@ -1,6 +1,7 @@
 // The IPC wire format: frame splitting (bounded, resynchronising after an over-long line), the
 // request/response schemas both sides validate with, and the neutralisation of injection snippets
 // before a finding leaves the host.
+import { makeFinding } from './support/findings.js';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -270,9 +271,7 @@ describe('request and response schemas', () => {
 });
 
 function baseFinding(): Finding {
-  return {
-    schema_version: 'clawsec-traffic-finding/v1',
-    platform: 'nanoclaw',
+  return makeFinding({
     direction: 'outbound',
     protocol: 'https',
     threat_type: 'EXFIL',
@@ -290,7 +289,7 @@ function baseFinding(): Finding {
     encoding: '',
     offset: 0,
     description: 'GitHub access token',
-  };
+  });
 }
 
 function exfilFinding(): Finding {

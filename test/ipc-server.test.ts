@@ -663,9 +663,9 @@ describe('a client that sends but never reads', () => {
       const n = 100;
       // No 'data' listener yet: the client reads nothing beyond its stream buffer.
       c.write(
-        Array.from({ length: n }, (_v, i) => JSON.stringify({ id: i, method: 'list_findings', params: {} })).join(
-          '\n',
-        ) + '\n',
+        Array.from({ length: n }, (_v, i) =>
+          JSON.stringify({ id: i, method: 'list_findings', params: { limit: big.length } }),
+        ).join('\n') + '\n',
       );
       await waitFor(
         () => calls,
@@ -883,14 +883,16 @@ describe('IpcClient', () => {
   });
 
   /** A fake guardian: answers each request line with whatever `reply` returns (nothing for undefined). */
-  async function fakeGuardian(reply: (req: { id: number; method: string }) => string | undefined) {
+  async function fakeGuardian(
+    reply: (req: { id: number; method: string; params?: { limit?: number } }) => string | undefined,
+  ) {
     const p = scratchSocket();
     const server = net.createServer((s) => {
       const splitter = new FrameSplitter(1 << 20);
       s.on('error', () => undefined);
       s.on('data', (c: Buffer) => {
         for (const line of splitter.push(c)) {
-          const out = reply(JSON.parse(line!) as { id: number; method: string });
+          const out = reply(JSON.parse(line!) as { id: number; method: string; params?: { limit?: number } });
           if (out === 'CLOSE') s.destroy();
           else if (out !== undefined) s.write(out);
         }
@@ -920,15 +922,24 @@ describe('IpcClient', () => {
       if (r.method === 'hello') return hello(r.id);
       if (r.method === 'get_status') return `${JSON.stringify({ id: r.id, ok: true, result: { state: 'running' } })}\n`;
       if (r.method === 'validate_config') return 'CLOSE';
-      // list_findings: an over-long line, then garbage, then nothing.
-      return `${'z'.repeat(MAX_RESPONSE_FRAME + 10)}\nnot json\n{"id":"${r.id}","ok":true}\n`;
+      // list_findings limit 1: an answer too long to read. Otherwise garbage, a wrong id, then nothing.
+      if (r.params?.limit === 1) return `${'z'.repeat(MAX_RESPONSE_FRAME + 10)}\n`;
+      return `not json\n{"id":"${r.id}","ok":true}\n`;
     });
     const client = new IpcClient({ socketPath: fake.p, requestTimeoutMs: 300 });
     try {
       const bad = await client.request('get_status').catch((e: unknown) => e);
       expect((bad as IpcError).code).toBe('protocol');
+      const t0 = Date.now();
+      const huge = await client.request('list_findings', { limit: 1 }).catch((e: unknown) => e);
+      expect((huge as IpcError).code).toBe('protocol');
+      expect((huge as IpcError).message).toMatch(/answer larger than/);
+      expect(Date.now() - t0).toBeLessThan(300); // reported at once, not left to the timeout
       const silent = await client.request('list_findings', {}).catch((e: unknown) => e);
       expect((silent as IpcError).code).toBe('timeout');
+      expect((silent as IpcError).message).toBe('timed out after 300 ms waiting for list_findings');
+      const quick = await client.request('list_findings', {}, { timeoutMs: 50 }).catch((e: unknown) => e);
+      expect((quick as IpcError).message).toBe('timed out after 50 ms waiting for list_findings');
       const dropped = await client.request('validate_config', { config: {} }).catch((e: unknown) => e);
       expect((dropped as IpcError).code).toBe('unavailable');
       // After the drop, the next request reconnects.
