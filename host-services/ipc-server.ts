@@ -11,16 +11,15 @@ import {
   MAX_FRAME_BYTES,
   MAX_RESPONSE_FRAME,
   METHODS,
-  RequestSchema,
+  describeParamsIssue,
   errorFrame,
-  isMethod,
+  parseRequest,
   successFrame,
   type Method,
-  type Request,
+  type ParsedRequest,
   type SafeFinding,
 } from '../lib/ipc-protocol.js';
 import { neutraliseFinding } from '../lib/neutralise.js';
-import { formatPath } from '../lib/config-schema.js';
 import type { GuardianApi } from './guardian-api.js';
 
 export interface IpcServerOptions {
@@ -178,14 +177,6 @@ function fitFindings(findings: SafeFinding[]): { findings: SafeFinding[]; cut: b
   return { findings, cut: false };
 }
 
-function paramsError(issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[]) {
-  const issue = issues[0];
-  if (!issue) return 'params: invalid';
-  if (issue.code === 'unrecognized_keys')
-    return `params.${formatPath([...issue.path, issue.keys?.[0] ?? '?'])}: unknown parameter`;
-  return `params${issue.path.length > 0 ? `.${formatPath(issue.path)}` : ''}: ${issue.message}`;
-}
-
 export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer> {
   const o = { ...IPC_DEFAULTS, ...opts };
   const log = opts.log ?? (() => undefined);
@@ -209,7 +200,9 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
         return { protocol_version: IPC_PROTOCOL_VERSION, server_version: o.version, group: o.group };
       case 'get_status': {
         const st = o.api.status(o.group);
-        return { ...st, recent_findings: st.recent_findings.map(neutraliseFinding) };
+        // The api scopes a group's status; the filter keeps a group socket to its own findings regardless.
+        const recent = o.group === null ? st.recent_findings : st.recent_findings.filter((f) => f.group === o.group);
+        return { ...st, group: o.group, recent_findings: recent.map(neutraliseFinding) };
       }
       case 'list_findings': {
         const q = METHODS.list_findings.params.unwrap().parse(params ?? {});
@@ -232,55 +225,40 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     }
   };
 
-  const handle = async (req: Request): Promise<string> => {
-    if (!isMethod(req.method)) {
-      return errorFrame(req.id, 'unknown_method', `unknown method "${req.method.slice(0, 64)}"`);
-    }
-    const params = METHODS[req.method].params.safeParse(req.params);
-    if (!params.success) return errorFrame(req.id, 'invalid_params', paramsError(params.error.issues));
+  const handle = async (req: Extract<ParsedRequest, { ok: true }>): Promise<string> => {
     const out = METHODS[req.method].result.safeParse(await result(req.method, req.params));
     if (!out.success) {
       // Never send what the protocol does not describe (an extra field could carry anything).
-      log(`ipc ${req.method}: answer does not match the protocol: ${paramsError(out.error.issues)}`);
+      log(`ipc ${req.method}: answer does not match the protocol: ${describeParamsIssue(out.error.issues)}`);
       return errorFrame(req.id, 'internal', 'internal error');
     }
     return successFrame(req.id, out.data);
   };
 
   const answer = async (socket: net.Socket, line: string): Promise<void> => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      socket.write(errorFrame(null, 'parse_error', 'frame is not valid JSON'));
-      return;
-    }
-    const req = RequestSchema.safeParse(parsed);
-    if (!req.success) {
-      // Echo the id when it is one the client could have meant (a number stays a number, so a client
-      // matching answers by id still finds this one); anything else is answered with id null.
-      const id = (parsed as { id?: unknown })?.id;
-      const safeId =
-        typeof id === 'string' ? id.slice(0, 64) : typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
-      socket.write(errorFrame(safeId, 'invalid_request', 'a request is {"id", "method", "params"}'));
+    // Malformed JSON, a non-request, an unknown method or bad params: answered with the error, and the
+    // connection stays usable.
+    const req = parseRequest(line);
+    if (!req.ok) {
+      socket.write(errorFrame(req.id, req.code, req.message));
       return;
     }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<string>((resolve) => {
       timer = setTimeout(
-        () => resolve(errorFrame(req.data.id, 'timeout', `no answer within ${o.requestTimeoutMs} ms`)),
+        () => resolve(errorFrame(req.id, 'timeout', `no answer within ${o.requestTimeoutMs} ms`)),
         o.requestTimeoutMs,
       );
     });
-    const work = handle(req.data);
+    const work = handle(req);
     // A late failure after the timeout answered must not become an unhandled rejection.
     work.catch(() => undefined);
     try {
       const frame = await Promise.race([work, timeout]);
       if (!socket.destroyed) socket.write(frame);
     } catch (err) {
-      log(`ipc ${req.data.method} failed: ${(err as Error).message}`);
-      if (!socket.destroyed) socket.write(errorFrame(req.data.id, 'internal', 'internal error'));
+      log(`ipc ${req.method} failed: ${(err as Error).message}`);
+      if (!socket.destroyed) socket.write(errorFrame(req.id, 'internal', 'internal error'));
     } finally {
       clearTimeout(timer);
     }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { FindingSchema } from './finding-schema.js';
 import { FindingsQuerySchema, MAX_QUERY_LIMIT } from './findings-query.js';
 import { StatusSchema } from './status-schema.js';
+import { formatPath } from './config-schema.js';
 
 export const IPC_PROTOCOL_VERSION = 1;
 /** Largest request frame the server reads; a longer line is answered `frame_too_large` and skipped. */
@@ -113,6 +114,50 @@ export function successFrame(id: Request['id'], result: unknown): string {
 
 export function errorFrame(id: Request['id'] | null, code: ErrorCode, message: string): string {
   return encodeFrame({ id, ok: false, error: { code, message: message.slice(0, 1000) } });
+}
+
+/** The first validation issue as `params.<path>: <message>` (an unknown key is named as such). */
+export function describeParamsIssue(
+  issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[],
+): string {
+  const issue = issues[0];
+  if (!issue) return 'params: invalid';
+  if (issue.code === 'unrecognized_keys') {
+    return `params.${formatPath([...issue.path, issue.keys?.[0] ?? '?'])}: unknown parameter`;
+  }
+  return `params${issue.path.length > 0 ? `.${formatPath(issue.path)}` : ''}: ${issue.message}`;
+}
+
+export type ParsedRequest =
+  | { ok: true; id: Request['id']; method: Method; params: unknown }
+  | { ok: false; id: Request['id'] | null; code: ErrorCode; message: string };
+
+/**
+ * One request line to a validated request (method known, params valid for it) or the error to answer
+ * with. Never throws, whatever the line holds. The id is echoed when it is one the client could have
+ * meant (a number stays a number); otherwise the error carries id null.
+ */
+export function parseRequest(line: string): ParsedRequest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return { ok: false, id: null, code: 'parse_error', message: 'frame is not valid JSON' };
+  }
+  const req = RequestSchema.safeParse(parsed);
+  if (!req.success) {
+    const id = parsed !== null && typeof parsed === 'object' ? (parsed as { id?: unknown }).id : undefined;
+    const safeId =
+      typeof id === 'string' ? id.slice(0, 64) : typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
+    return { ok: false, id: safeId, code: 'invalid_request', message: 'a request is {"id", "method", "params"}' };
+  }
+  const { id, method } = req.data;
+  if (!isMethod(method)) return { ok: false, id, code: 'unknown_method', message: `unknown method "${method}"` };
+  const params = METHODS[method].params.safeParse(req.data.params);
+  if (!params.success) {
+    return { ok: false, id, code: 'invalid_params', message: describeParamsIssue(params.error.issues) };
+  }
+  return { ok: true, id, method, params: params.data };
 }
 
 /**

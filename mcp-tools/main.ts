@@ -10,10 +10,24 @@ export const SOCKET_ENV = 'NANOCLAW_TRAFFIC_GUARDIAN_SOCKET';
 export const CONTAINER_SOCKET = '/run/traffic-guardian/guardian.sock';
 export const MCP_VERSION = '0.1.0';
 
+/**
+ * Runs the MCP server on stdio until stdin closes. Socket: `--socket PATH`, else
+ * $NANOCLAW_TRAFFIC_GUARDIAN_SOCKET, else `defaultSocket` (in a container `/run/traffic-guardian/guardian.sock`,
+ * where `traffic-guardian install` mounts the group's socket directory; on the host `<home>/run/guardian.sock`).
+ * `--timeout-ms N` bounds each request to the guardian (default 5000).
+ */
 export async function runMcpServer(argv: string[], defaultSocket = CONTAINER_SOCKET): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { socket: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { socket: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+  });
   const socketPath = values.socket ?? process.env[SOCKET_ENV] ?? defaultSocket;
-  const client = new IpcClient({ socketPath, connectTimeoutMs: 2000, requestTimeoutMs: 5000 });
+  const timeoutArg = values['timeout-ms'];
+  const requestTimeoutMs = timeoutArg === undefined ? 5000 : Number(timeoutArg);
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1 || requestTimeoutMs > 600_000) {
+    throw new Error(`--timeout-ms must be an integer from 1 to 600000, got ${String(timeoutArg)}`);
+  }
+  const client = new IpcClient({ socketPath, connectTimeoutMs: 2000, requestTimeoutMs });
   const server = createMcpServer(client, MCP_VERSION);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {

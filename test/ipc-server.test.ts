@@ -7,20 +7,32 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, lstatSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import {
   ErrorResponseSchema,
   FrameSplitter,
   HelloResultSchema,
   IPC_PROTOCOL_VERSION,
   ListFindingsResultSchema,
+  MAX_CONFIG_BYTES,
   MAX_RESPONSE_FRAME,
   StatusResultSchema,
   ValidateConfigResultSchema,
   type SafeFinding,
 } from '../lib/ipc-protocol.js';
 import { IpcClient, IpcError } from '../lib/ipc-client.js';
-import { SEVERITY_RANK } from '../lib/finding-schema.js';
+import { FindingSchema, SEVERITY_RANK, type Finding } from '../lib/finding-schema.js';
+import type { FindingsQuery } from '../lib/findings-query.js';
 import { startIpcServer } from '../host-services/ipc-server.js';
 import type { GuardianApi } from '../host-services/guardian-api.js';
 import type { AuthResult } from '../host-services/proxy/guardian-proxy.js';
@@ -811,6 +823,198 @@ describe('hostile input and a hostile environment', () => {
       c.close();
     }
     expect(await ask(sock, 'hello', undefined, 'fine')).toMatchObject({ id: 'fine', ok: true });
+  });
+});
+
+// ---- bounds and guards, with a small in-test GuardianApi ------------------------------------------
+
+function plainFinding(i: number, over: Partial<Finding> = {}): Finding {
+  return FindingSchema.parse({
+    schema_version: 'clawsec-traffic-finding/v1',
+    platform: 'nanoclaw',
+    direction: 'outbound',
+    protocol: 'http',
+    threat_type: 'EXFIL',
+    pattern: 'github_token',
+    severity: 'critical',
+    source: '127.0.0.1:40000',
+    dest: 'paste.example:80',
+    snippet: 'token ghp_[REDACTED 36 chars]',
+    timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(),
+    id: `f-${i}`,
+    ...over,
+  });
+}
+
+/** Findings in an array; `ignoreGroup` makes it a buggy store that returns every group's findings. */
+function arrayApi(findings: Finding[], opts: { ignoreGroup?: boolean; seen?: FindingsQuery[] } = {}): GuardianApi {
+  return {
+    status: (grp) => g.svc.status(grp),
+    listFindings: async (q) => {
+      opts.seen?.push(q);
+      return findings.filter((f) => opts.ignoreGroup || q.group === undefined || f.group === q.group).slice(0, q.limit);
+    },
+    validateConfig: (v) => g.svc.validateConfig(v),
+  };
+}
+
+describe('bounds and guards', () => {
+  it('exposes its address and says when a list was cut by the limit', async () => {
+    const p = scratchSocket();
+    const srv = await startIpcServer({
+      socketPath: p,
+      api: arrayApi(Array.from({ length: 5 }, (_v, i) => plainFinding(i))),
+      group: null,
+      version: 't',
+    });
+    try {
+      expect(srv.address).toBe(p);
+      const cut = ListFindingsResultSchema.parse((await ask(p, 'list_findings', { limit: 3 })).result);
+      expect(cut.findings).toHaveLength(3);
+      expect(cut.truncated).toBe(true);
+      const whole = ListFindingsResultSchema.parse((await ask(p, 'list_findings', { limit: 5 })).result);
+      expect(whole.findings).toHaveLength(5);
+      expect(whole.truncated).toBe(false);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('trims a list_findings answer to the response frame bound and says truncated', async () => {
+    // 500 findings of ~9.5 KB serialized each (3-byte characters) would make a ~4.7 MB frame.
+    const fat = Array.from({ length: 500 }, (_v, i) =>
+      plainFinding(i, { snippet: '€'.repeat(2048), path: '/'.padEnd(1024, '€') }),
+    );
+    const p = scratchSocket();
+    const srv = await startIpcServer({ socketPath: p, api: arrayApi(fat), group: null, version: 't' });
+    try {
+      const c = net.connect(p);
+      await once(c, 'connect');
+      c.write(`${JSON.stringify({ id: 1, method: 'list_findings', params: { limit: 500 } })}\n`);
+      const chunks: Buffer[] = [];
+      await new Promise<void>((resolve) =>
+        c.on('data', (d: Buffer) => {
+          chunks.push(d);
+          if (d.includes(0x0a)) resolve();
+        }),
+      );
+      c.destroy();
+      const frame = Buffer.concat(chunks);
+      expect(frame.length).toBeLessThanOrEqual(MAX_RESPONSE_FRAME);
+      const r = ListFindingsResultSchema.parse((JSON.parse(frame.toString('utf8')) as Frame).result);
+      expect(r.truncated).toBe(true);
+      expect(r.findings.length).toBeGreaterThan(300);
+      expect(r.findings.length).toBeLessThan(500);
+      expect(r.findings[0]!.id).toBe('f-0'); // the newest ones are the ones kept
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('keeps a group socket to its group even when the store ignores the group filter', async () => {
+    const mixed = [
+      plainFinding(1, { group: 'alpha' }),
+      plainFinding(2, { group: 'beta', id: 'beta-secret' }),
+      plainFinding(3),
+    ];
+    const seen: FindingsQuery[] = [];
+    const p = scratchSocket();
+    const leaky = arrayApi(mixed, { ignoreGroup: true, seen });
+    // A status that ignores the group too: every group's recent findings.
+    leaky.status = () => ({ ...g.svc.status(null), recent_findings: mixed });
+    const srv = await startIpcServer({ socketPath: p, api: leaky, group: 'alpha', version: 't' });
+    try {
+      const st = StatusResultSchema.parse((await ask(p, 'get_status')).result);
+      expect(st.group).toBe('alpha');
+      expect(st.recent_findings.map((f) => f.id)).toEqual(['f-1']);
+      const r = ListFindingsResultSchema.parse((await ask(p, 'list_findings', { limit: 500 })).result);
+      expect(r.findings.map((f) => f.id)).toEqual(['f-1']);
+      expect(r.group).toBe('alpha');
+      expect(seen.every((q) => q.group === 'alpha')).toBe(true);
+      expectError(await ask(p, 'list_findings', { group: 'beta' }), 'invalid_params', 'params.group');
+      expect(JSON.stringify(await ask(p, 'list_findings', { pattern: 'github_token' }))).not.toContain('beta-secret');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('answers `internal` rather than send an api answer the protocol does not describe', async () => {
+    const logs: string[] = [];
+    const api: GuardianApi = {
+      status: (grp) => ({ ...g.svc.status(grp), body: 'raw request body' }) as ReturnType<GuardianApi['status']>,
+      listFindings: async () => [{ ...plainFinding(1), raw: 'AKIA...' } as Finding],
+      validateConfig: (v) => g.svc.validateConfig(v),
+    };
+    const p = scratchSocket();
+    const srv = await startIpcServer({ socketPath: p, api, group: null, version: 't', log: (m) => logs.push(m) });
+    try {
+      for (const method of ['get_status', 'list_findings']) {
+        const f = await ask(p, method, {});
+        expectError(f, 'internal');
+        expect(JSON.stringify(f)).not.toMatch(/raw request body|AKIA/);
+      }
+      expect(logs.join('\n')).toMatch(/does not match the protocol/);
+      expect((await ask(p, 'hello')).ok).toBe(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('refuses a config larger than the bound with invalid_params naming params.config', async () => {
+    const config = { allow_hosts: Array.from({ length: 3000 }, (_v, i) => `h${i}.example`) };
+    const size = Buffer.byteLength(JSON.stringify(config));
+    expect(size).toBeGreaterThan(MAX_CONFIG_BYTES);
+    expect(size).toBeLessThan(64 * 1024); // the frame itself is fine
+    expectError(await ask(sock, 'validate_config', { config }), 'invalid_params', 'params.config');
+  });
+
+  it('creates the socket 0600 in a shared sticky directory without touching the directory', async () => {
+    const dir = path.join(tempHome('tg-sh-'), 'shared');
+    extraDirs.push(path.dirname(dir));
+    mkdirSync(dir);
+    chmodSync(dir, 0o1777);
+    const logs: string[] = [];
+    const p = path.join(dir, 'g.sock');
+    const srv = await startIpcServer({
+      socketPath: p,
+      api: g.svc,
+      group: null,
+      version: 't',
+      log: (m) => logs.push(m),
+    });
+    try {
+      expect(lstatSync(p).mode & 0o777).toBe(0o600);
+      expect(statSync(dir).mode & 0o7777).toBe(0o1777);
+      expect(logs.join('\n')).toMatch(/shared/);
+      expect((await ask(p, 'hello')).ok).toBe(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('survives clients that are refused as busy and hang up at once', async () => {
+    const p = scratchSocket();
+    const srv = await startIpcServer({ socketPath: p, api: g.svc, group: null, version: 't', maxConnections: 1 });
+    try {
+      const held = await rawConnect(p);
+      for (let i = 0; i < 20; i++) {
+        const s = net.connect(p);
+        s.on('error', () => undefined);
+        s.once('connect', () => s.destroy());
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      held.send({ id: 'still', method: 'hello' });
+      expect(await held.next()).toMatchObject({ id: 'still', ok: true });
+      held.close();
+      await waitFor(
+        () => srv.connections(),
+        (k) => k === 0,
+        'the held connection to go',
+      );
+      expect((await ask(p, 'hello', undefined, 'after')).ok).toBe(true);
+    } finally {
+      await srv.close();
+    }
   });
 });
 

@@ -1,8 +1,9 @@
 // The container-side MCP server as an agent meets it: the real SDK client spawning the bundled
 // stdio server (`dist/mcp-tools/traffic-guardian-mcp.mjs`) against a real running guardian.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { loadOrCreateCa } from '../host-services/ca.js';
 import { homePaths } from '../host-services/home.js';
 import { startIpcServer } from '../host-services/ipc-server.js';
-import { ListFindingsResultSchema, StatusResultSchema, ValidateConfigResultSchema } from '../lib/ipc-protocol.js';
+import {
+  FrameSplitter,
+  IPC_PROTOCOL_VERSION,
+  ListFindingsResultSchema,
+  StatusResultSchema,
+  ValidateConfigResultSchema,
+} from '../lib/ipc-protocol.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
 import { viaProxyHttp, viaProxyHttps, waitFor } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
@@ -26,10 +33,10 @@ interface Mcp {
   close: () => Promise<void>;
 }
 
-async function startMcp(socketPath: string, bundle = BUNDLE, cwd?: string): Promise<Mcp> {
+async function startMcp(socketPath: string, bundle = BUNDLE, cwd?: string, extra: string[] = []): Promise<Mcp> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [bundle, '--socket', socketPath],
+    args: [bundle, '--socket', socketPath, ...extra],
     cwd,
     stderr: 'pipe',
   });
@@ -62,6 +69,8 @@ let g: TestService;
 let mcp: Mcp;
 
 beforeAll(async () => {
+  // Bundle the current source (the script writes atomically, so a parallel test using the file is safe).
+  execFileSync(process.execPath, ['scripts/bundle-mcp.mjs'], { stdio: 'pipe' });
   upHome = tempHome('tg-up-');
   const upCa = loadOrCreateCa(homePaths(upHome), { create: true })!;
   upstream = await startUpstream(upCa.certFor('localhost'));
@@ -169,8 +178,12 @@ describe('tools', () => {
     });
     for (const bad of HOSTILE_MARKERS) expect(JSON.stringify(inj)).not.toContain(bad);
 
-    const one = ListFindingsResultSchema.parse((await call(mcp, 'list_findings', { limit: 1 })).structuredContent);
+    const oneR = await call(mcp, 'list_findings', { limit: 1 });
+    const one = ListFindingsResultSchema.parse(oneR.structuredContent);
     expect(one.findings).toHaveLength(1);
+    expect(one.truncated).toBe(true);
+    expect(text(oneR)).toMatch(/more match/);
+    expect(all.truncated).toBe(false);
     const future = ListFindingsResultSchema.parse(
       (await call(mcp, 'list_findings', { since: new Date(Date.now() + 3_600_000).toISOString() })).structuredContent,
     );
@@ -205,6 +218,12 @@ describe('tools', () => {
       (await call(mcp, 'validate_config', { config: { bogus: true } })).structuredContent,
     );
     expect(bogus.errors.map((e) => e.path)).toEqual(['bogus']);
+    const both = await call(mcp, 'validate_config', { config: { proxy_port: 70000, bogus: 1 } });
+    const bothR = ValidateConfigResultSchema.parse(both.structuredContent);
+    expect(bothR.ok).toBe(false);
+    expect(bothR.errors.map((e) => e.path).sort()).toEqual(['bogus', 'proxy_port']);
+    expect(bothR.errors.find((e) => e.path === 'bogus')!.message).toBe('unknown key');
+    expect(text(both)).toMatch(/^(proxy_port|bogus): /m);
     const good = await call(mcp, 'validate_config', { config: { proxy_port: 8080, https_inspection: true } });
     expect(good.structuredContent).toEqual({ ok: true, errors: [] });
     expect(text(good)).toBe('config is valid');
@@ -252,6 +271,47 @@ describe('without a guardian', () => {
   });
 });
 
+describe('with a guardian that does not answer', () => {
+  it('answers isError "timed out after N ms waiting for <method>" and keeps serving', async () => {
+    // Answers hello (so the version check passes) and nothing else.
+    const dir = tempHome('tg-sl-');
+    const p = path.join(dir, 's.sock');
+    const server = net.createServer((s) => {
+      const split = new FrameSplitter(1 << 16);
+      s.on('error', () => undefined);
+      s.on('data', (c: Buffer) => {
+        for (const line of split.push(c)) {
+          const req = JSON.parse(line!) as { id: number; method: string };
+          if (req.method === 'hello') {
+            s.write(
+              `${JSON.stringify({ id: req.id, ok: true, result: { protocol_version: IPC_PROTOCOL_VERSION, server_version: 'x', group: null } })}\n`,
+            );
+          }
+        }
+      });
+    });
+    server.listen(p);
+    await once(server, 'listening');
+    const m = await startMcp(p, BUNDLE, undefined, ['--timeout-ms', '300']);
+    try {
+      for (const [name, method, args] of [
+        ['get_status', 'get_status', {}],
+        ['list_findings', 'list_findings', {}],
+        ['validate_config', 'validate_config', { config: {} }],
+      ] as const) {
+        const r = await call(m, name, args);
+        expect(r.isError).toBe(true);
+        expect(text(r)).toContain(`timed out after 300 ms waiting for ${method}`);
+      }
+      expect((await m.client.listTools()).tools).toHaveLength(3);
+    } finally {
+      await m.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('process lifetime', () => {
   it('exits cleanly when its stdin closes, and writes nothing but MCP frames to stdout', async () => {
     const child = spawn(process.execPath, [BUNDLE, '--socket', g.svc.socketPath], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -275,6 +335,42 @@ describe('process lifetime', () => {
     const [code] = (await exited) as [number | null];
     expect(code).toBe(0);
     for (const line of out.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ jsonrpc: '2.0' });
+  });
+});
+
+describe('traffic-guardian mcp (host CLI)', () => {
+  it('serves the same tools over stdio and exits 0 when stdin closes', async () => {
+    const cli = path.resolve('dist/host-services/cli.js');
+    const child = spawn(process.execPath, [cli, 'mcp', '--socket', g.svc.socketPath], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = once(child, 'exit');
+    const send = (msg: object) => child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...msg })}\n`);
+    send({
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
+    });
+    send({ method: 'notifications/initialized' });
+    send({ id: 2, method: 'tools/call', params: { name: 'get_status', arguments: {} } });
+    await waitFor(
+      () => out,
+      (o) => o.split('\n').filter(Boolean).length >= 2,
+      'the get_status answer',
+    );
+    child.stdin.end();
+    const [code] = (await exited) as [number | null];
+    expect(code).toBe(0);
+    const frames = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { jsonrpc: string; id?: number; result?: ToolResult });
+    for (const f of frames) expect(f.jsonrpc).toBe('2.0');
+    const st = frames.find((f) => f.id === 2)!.result!;
+    expect(st.isError).toBeFalsy();
+    expect(StatusResultSchema.parse(st.structuredContent).pid).toBe(process.pid);
   });
 });
 
@@ -306,7 +402,30 @@ describe('bundle', () => {
 
   it('carries no host code or key material', () => {
     const bundle = readFileSync(BUNDLE, 'utf8');
-    for (const s of ['http-mitm-proxy', 'node-forge', 'host-services', 'BEGIN RSA PRIVATE KEY', 'loadOrCreateCa'])
+    for (const s of [
+      'http-mitm-proxy',
+      'node-forge',
+      'host-services',
+      'BEGIN RSA PRIVATE KEY',
+      'generateKeyPair',
+      'loadOrCreateCa',
+    ])
       expect(bundle).not.toContain(s);
+    expect(bundle.startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
+  it('has a build check that fails on host code', () => {
+    const dir = tempHome('tg-bc-');
+    try {
+      const bad = path.join(dir, 'bad.mjs');
+      writeFileSync(bad, 'export const x = "node-forge"; crypto.generateKeyPair;\n');
+      const r = spawnSync(process.execPath, ['scripts/bundle-mcp.mjs', '--check', bad], { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/host-only code: node-forge, generateKeyPair/);
+      const ok = spawnSync(process.execPath, ['scripts/bundle-mcp.mjs', '--check', BUNDLE], { encoding: 'utf8' });
+      expect(ok.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
