@@ -104,9 +104,27 @@ export class IpcClient {
    * error code. The first request on each connection is preceded by `hello` to check the version.
    */
   async request<M extends Method>(method: M, params?: unknown, opts: { timeoutMs?: number } = {}): Promise<Result<M>> {
+    const reused = this.socket !== null && !this.socket.destroyed;
+    try {
+      return await this.requestOnce(method, params, opts);
+    } catch (err) {
+      // Every method only reads, so a request cut off because the server closed an idle connection
+      // just as it was sent is sent once more, on a fresh connection.
+      if (reused && err instanceof IpcError && err.code === 'unavailable' && err.message.includes('closed')) {
+        return this.requestOnce(method, params, opts);
+      }
+      throw err;
+    }
+  }
+
+  private async requestOnce<M extends Method>(
+    method: M,
+    params: unknown,
+    opts: { timeoutMs?: number },
+  ): Promise<Result<M>> {
     const socket = await this.connect();
     if (!this.helloChecked && method !== 'hello') {
-      const hello = await this.request('hello', {}, opts);
+      const hello = await this.requestOnce('hello', {}, opts);
       if (hello.protocol_version !== IPC_PROTOCOL_VERSION) {
         throw new IpcError(
           `guardian speaks IPC protocol ${hello.protocol_version}, this client ${IPC_PROTOCOL_VERSION}: update one of them`,
@@ -128,6 +146,10 @@ export class IpcClient {
         if (f instanceof IpcError) reject(f);
         else resolve(f);
       });
+      if (socket.destroyed) {
+        this.pending.get(id)?.(new IpcError('connection to the guardian closed', 'unavailable'));
+        return;
+      }
       socket.write(`${JSON.stringify({ id, method, params: params ?? {} })}\n`);
     });
     const err = ErrorResponseSchema.safeParse(frame);

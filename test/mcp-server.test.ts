@@ -292,7 +292,7 @@ describe('with a guardian that does not answer', () => {
     });
     server.listen(p);
     await once(server, 'listening');
-    const m = await startMcp(p, BUNDLE, undefined, ['--timeout-ms', '300']);
+    const m = await startMcp(p, BUNDLE, undefined, ['--timeout-ms', '1000']);
     try {
       for (const [name, method, args] of [
         ['get_status', 'get_status', {}],
@@ -301,7 +301,7 @@ describe('with a guardian that does not answer', () => {
       ] as const) {
         const r = await call(m, name, args);
         expect(r.isError).toBe(true);
-        expect(text(r)).toContain(`timed out after 300 ms waiting for ${method}`);
+        expect(text(r)).toContain(`timed out after 1000 ms waiting for ${method}`);
       }
       expect((await m.client.listTools()).tools).toHaveLength(3);
     } finally {
