@@ -32,7 +32,13 @@ export class IpcClient {
   private socket: net.Socket | null = null;
   private connecting: Promise<net.Socket> | null = null;
   private nextId = 1;
-  private readonly pending = new Map<number, (frame: unknown) => void>();
+  /** Requests waiting for an answer, each with the connection it was sent on. */
+  private readonly pending = new Map<number, { socket: net.Socket; done: (frame: unknown) => void }>();
+
+  /** The waiters of one connection, oldest first. */
+  private waitersOf(s: net.Socket): ((frame: unknown) => void)[] {
+    return [...this.pending.values()].filter((p) => p.socket === s).map((p) => p.done);
+  }
   private helloChecked = false;
 
   constructor(private readonly opts: IpcClientOptions) {}
@@ -72,10 +78,9 @@ export class IpcClient {
       for (const line of splitter.push(chunk)) {
         if (line === null) {
           // Answers come in request order, so an answer too large to read is the oldest pending one's.
-          const oldest = this.pending.values().next();
-          if (!oldest.done) {
-            oldest.value(new IpcError(`answer larger than ${MAX_RESPONSE_FRAME} bytes from the guardian`, 'protocol'));
-          }
+          this.waitersOf(s)[0]?.(
+            new IpcError(`answer larger than ${MAX_RESPONSE_FRAME} bytes from the guardian`, 'protocol'),
+          );
           continue;
         }
         let frame: unknown = null;
@@ -86,13 +91,14 @@ export class IpcClient {
         }
         const id = (frame as { id?: unknown } | null)?.id;
         const waiter = typeof id === 'number' ? this.pending.get(id) : undefined;
-        if (waiter) waiter(frame);
+        if (waiter?.socket === s) waiter.done(frame);
       }
     });
+    // Only this connection's state: after close() and a reconnect, the old socket's late 'close' event
+    // must not touch the new connection or its requests.
     const fail = () => {
-      this.socket = null;
-      for (const w of this.pending.values()) w(new IpcError('connection to the guardian closed', 'unavailable'));
-      this.pending.clear();
+      if (this.socket === s) this.socket = null;
+      for (const w of this.waitersOf(s)) w(new IpcError('connection to the guardian closed', 'unavailable'));
     };
     s.on('close', fail);
     s.on('error', () => s.destroy());
@@ -140,14 +146,17 @@ export class IpcClient {
         this.pending.delete(id);
         reject(new IpcError(`timed out after ${ms} ms waiting for ${method}`, 'timeout'));
       }, ms);
-      this.pending.set(id, (f) => {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        if (f instanceof IpcError) reject(f);
-        else resolve(f);
+      this.pending.set(id, {
+        socket,
+        done: (f) => {
+          clearTimeout(timer);
+          this.pending.delete(id);
+          if (f instanceof IpcError) reject(f);
+          else resolve(f);
+        },
       });
       if (socket.destroyed) {
-        this.pending.get(id)?.(new IpcError('connection to the guardian closed', 'unavailable'));
+        this.pending.get(id)?.done(new IpcError('connection to the guardian closed', 'unavailable'));
         return;
       }
       socket.write(`${JSON.stringify({ id, method, params: params ?? {} })}\n`);

@@ -40,6 +40,7 @@ import { routes } from './support/upstream.js';
 import { viaProxyHttp, waitFor } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
 import { expandExample } from './support/expand-example.js';
+import { makeFinding } from './support/findings.js';
 
 // ---- a raw line-protocol client ---------------------------------------------------------------
 
@@ -830,21 +831,9 @@ describe('hostile input and a hostile environment', () => {
 // ---- bounds and guards, with a small in-test GuardianApi ------------------------------------------
 
 function plainFinding(i: number, over: Partial<Finding> = {}): Finding {
-  return FindingSchema.parse({
-    schema_version: 'clawsec-traffic-finding/v1',
-    platform: 'nanoclaw',
-    direction: 'outbound',
-    protocol: 'http',
-    threat_type: 'EXFIL',
-    pattern: 'github_token',
-    severity: 'critical',
-    source: '127.0.0.1:40000',
-    dest: 'paste.example:80',
-    snippet: 'token ghp_[REDACTED 36 chars]',
-    timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(),
-    id: `f-${i}`,
-    ...over,
-  });
+  return FindingSchema.parse(
+    makeFinding({ timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(), id: `f-${i}`, ...over }),
+  );
 }
 
 /** Findings in an array; `ignoreGroup` makes it a buggy store that returns every group's findings. */
@@ -1198,6 +1187,21 @@ describe('IpcClient', () => {
       flaky.close();
       await new Promise<void>((r) => fake.close(() => r()));
       await srv.close();
+    }
+  });
+
+  it('keeps a new connection intact when the old one closes late (close() then an immediate request)', async () => {
+    const client = new IpcClient({ socketPath: sock });
+    try {
+      for (let i = 0; i < 20; i++) {
+        expect((await client.request('hello')).group).toBeNull();
+        client.close();
+        const [a, b] = await Promise.all([client.request('get_status'), client.request('hello')]);
+        expect(a.state).toBe('running');
+        expect(b.protocol_version).toBe(IPC_PROTOCOL_VERSION);
+      }
+    } finally {
+      client.close();
     }
   });
 
