@@ -62,73 +62,78 @@ describe('traffic-guardian install', () => {
     expect(existsSync(path.join(home, 'groups.json'))).toBe(false);
   });
 
-  it('wires the named groups, leaves others alone, is idempotent and reverses byte for byte', async () => {
-    fresh();
-    const files = fx.snapshot();
-    const gammaBefore = fx.mcpServers('gamma');
+  // Spawns the CLI eight times and compiles the generated helper: give a loaded machine room.
+  it(
+    'wires the named groups, leaves others alone, is idempotent and reverses byte for byte',
+    { timeout: 120_000 },
+    async () => {
+      fresh();
+      const files = fx.snapshot();
+      const gammaBefore = fx.mcpServers('gamma');
 
-    const r1 = await tg('install', '--nanoclaw', fx.dir, '--group', 'alpha', '--group', 'beta');
-    expect(r1.code, r1.stderr).toBe(0);
-    const runner = readFileSync(path.join(fx.dir, 'src/container-runner.ts'), 'utf8');
-    expect(runner).toContain(BEGIN);
-    expect(runner).toContain('args.push(...trafficGuardianArgs(agentGroup.folder));');
-    // Our args come after OneCLI's env (so our proxy wins) and before the mounts.
-    expect(runner.indexOf('trafficGuardianArgs(agentGroup')).toBeGreaterThan(runner.indexOf('applyContainerConfig'));
-    expect(runner.indexOf('trafficGuardianArgs(agentGroup')).toBeLessThan(runner.indexOf('// Volume mounts'));
+      const r1 = await tg('install', '--nanoclaw', fx.dir, '--group', 'alpha', '--group', 'beta');
+      expect(r1.code, r1.stderr).toBe(0);
+      const runner = readFileSync(path.join(fx.dir, 'src/container-runner.ts'), 'utf8');
+      expect(runner).toContain(BEGIN);
+      expect(runner).toContain('args.push(...trafficGuardianArgs(agentGroup.folder));');
+      // Our args come after OneCLI's env (so our proxy wins) and before the mounts.
+      expect(runner.indexOf('trafficGuardianArgs(agentGroup')).toBeGreaterThan(runner.indexOf('applyContainerConfig'));
+      expect(runner.indexOf('trafficGuardianArgs(agentGroup')).toBeLessThan(runner.indexOf('// Volume mounts'));
 
-    for (const g of ['alpha', 'beta']) {
-      const s = fx.mcpServers(g);
-      expect(s['traffic-guardian']).toEqual({
-        command: 'node',
-        args: ['/opt/traffic-guardian/traffic-guardian-mcp.mjs'],
-        env: { NANOCLAW_TRAFFIC_GUARDIAN_SOCKET: '/run/traffic-guardian/guardian.sock' },
-      });
-      expect(s.other).toBeDefined(); // other servers kept
-    }
-    expect(fx.mcpServers('gamma')).toEqual(gammaBefore);
-    expect(GroupRegistry.load(homePaths(home).groupsFile).groups()).toEqual(['alpha', 'beta']);
+      for (const g of ['alpha', 'beta']) {
+        const s = fx.mcpServers(g);
+        expect(s['traffic-guardian']).toEqual({
+          command: 'node',
+          args: ['/opt/traffic-guardian/traffic-guardian-mcp.mjs'],
+          env: { NANOCLAW_TRAFFIC_GUARDIAN_SOCKET: '/run/traffic-guardian/guardian.sock' },
+        });
+        expect(s.other).toBeDefined(); // other servers kept
+      }
+      expect(fx.mcpServers('gamma')).toEqual(gammaBefore);
+      expect(GroupRegistry.load(homePaths(home).groupsFile).groups()).toEqual(['alpha', 'beta']);
 
-    // The generated code gives alpha its proxy env and read-only mounts, and gamma nothing.
-    const args = await generatedArgs('alpha');
-    const envs = args.filter((_, i) => args[i - 1] === '-e');
-    const mounts = args.filter((_, i) => args[i - 1] === '-v');
-    expect(envs.find((e) => e.startsWith('HTTPS_PROXY='))).toMatch(
-      /^HTTPS_PROXY=http:\/\/alpha:[A-Za-z0-9_-]+@host\.docker\.internal:8888$/,
-    );
-    expect(envs).toContain('NODE_EXTRA_CA_CERTS=/opt/traffic-guardian/ca.crt');
-    expect(mounts.every((m) => m.endsWith(':ro'))).toBe(true);
-    expect(mounts.some((m) => m.endsWith(':/run/traffic-guardian:ro'))).toBe(true);
-    expect(await generatedArgs('gamma')).toEqual([]);
-    // The container gets the CA certificate, never the key.
-    const share = path.join(home, 'nanoclaw', 'share');
-    expect(readFileSync(path.join(share, 'ca.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
-    expect(readFileSync(path.join(share, 'ca-bundle.pem'), 'utf8')).not.toContain('PRIVATE KEY');
-    const wiring = path.join(home, 'nanoclaw', 'groups', 'alpha.json');
-    expect(statSync(wiring).mode & 0o777).toBe(0o600);
+      // The generated code gives alpha its proxy env and read-only mounts, and gamma nothing.
+      const args = await generatedArgs('alpha');
+      const envs = args.filter((_, i) => args[i - 1] === '-e');
+      const mounts = args.filter((_, i) => args[i - 1] === '-v');
+      expect(envs.find((e) => e.startsWith('HTTPS_PROXY='))).toMatch(
+        /^HTTPS_PROXY=http:\/\/alpha:[A-Za-z0-9_-]+@host\.docker\.internal:8888$/,
+      );
+      expect(envs).toContain('NODE_EXTRA_CA_CERTS=/opt/traffic-guardian/ca.crt');
+      expect(mounts.every((m) => m.endsWith(':ro'))).toBe(true);
+      expect(mounts.some((m) => m.endsWith(':/run/traffic-guardian:ro'))).toBe(true);
+      expect(await generatedArgs('gamma')).toEqual([]);
+      // The container gets the CA certificate, never the key.
+      const share = path.join(home, 'nanoclaw', 'share');
+      expect(readFileSync(path.join(share, 'ca.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
+      expect(readFileSync(path.join(share, 'ca-bundle.pem'), 'utf8')).not.toContain('PRIVATE KEY');
+      const wiring = path.join(home, 'nanoclaw', 'groups', 'alpha.json');
+      expect(statSync(wiring).mode & 0o777).toBe(0o600);
 
-    // Second run: nothing changes.
-    const afterFirst = fx.snapshot();
-    const dbFirst = fx.dbDump();
-    const groupsFirst = readFileSync(homePaths(home).groupsFile, 'utf8');
-    const r2 = await tg('install', '--nanoclaw', fx.dir, '--group', 'alpha', '--group', 'beta');
-    expect(r2.code, r2.stderr).toBe(0);
-    expect(r2.stdout).toMatch(/nothing to do/);
-    expect(fx.snapshot()).toEqual(afterFirst);
-    expect(fx.dbDump()).toBe(dbFirst);
-    expect(readFileSync(homePaths(home).groupsFile, 'utf8')).toBe(groupsFirst);
+      // Second run: nothing changes.
+      const afterFirst = fx.snapshot();
+      const dbFirst = fx.dbDump();
+      const groupsFirst = readFileSync(homePaths(home).groupsFile, 'utf8');
+      const r2 = await tg('install', '--nanoclaw', fx.dir, '--group', 'alpha', '--group', 'beta');
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(r2.stdout).toMatch(/nothing to do/);
+      expect(fx.snapshot()).toEqual(afterFirst);
+      expect(fx.dbDump()).toBe(dbFirst);
+      expect(readFileSync(homePaths(home).groupsFile, 'utf8')).toBe(groupsFirst);
 
-    // Uninstall restores every file byte for byte and the MCP registrations.
-    const u = await tg('uninstall', '--nanoclaw', fx.dir);
-    expect(u.code, u.stderr).toBe(0);
-    expect(fx.snapshot()).toEqual(files);
-    expect(fx.mcpServers('alpha')['traffic-guardian']).toBeUndefined();
-    expect(fx.mcpServers('alpha').other).toBeDefined();
-    expect(GroupRegistry.load(homePaths(home).groupsFile).groups()).toEqual([]);
-    expect(existsSync(wiring)).toBe(false);
-    const u2 = await tg('uninstall', '--nanoclaw', fx.dir);
-    expect(u2.code).toBe(0);
-    expect(u2.stdout).toMatch(/nothing to do/);
-  });
+      // Uninstall restores every file byte for byte and the MCP registrations.
+      const u = await tg('uninstall', '--nanoclaw', fx.dir);
+      expect(u.code, u.stderr).toBe(0);
+      expect(fx.snapshot()).toEqual(files);
+      expect(fx.mcpServers('alpha')['traffic-guardian']).toBeUndefined();
+      expect(fx.mcpServers('alpha').other).toBeDefined();
+      expect(GroupRegistry.load(homePaths(home).groupsFile).groups()).toEqual([]);
+      expect(existsSync(wiring)).toBe(false);
+      const u2 = await tg('uninstall', '--nanoclaw', fx.dir);
+      expect(u2.code).toBe(0);
+      expect(u2.stdout).toMatch(/nothing to do/);
+    },
+  );
 
   it('adds a group on a later install without touching the first', async () => {
     fresh();

@@ -1,18 +1,21 @@
 // `traffic-guardian findings`: reads the findings log directly (works whether or not the service
-// runs), newest first, with filters; `--follow` then prints new findings as they are written.
-import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+// runs), newest first, with filters; `--follow` prints the last N oldest first, then new findings as
+// they are written, following the log across rotations, until SIGINT/SIGTERM (or the caller's signal).
+import { promises as fsp, watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { FindingsQuerySchema, matchesQuery, type FindingsQuery } from '../../lib/findings-query.js';
+import { FindingsQuerySchema, matchesQuery, MAX_QUERY_LIMIT, type FindingsQuery } from '../../lib/findings-query.js';
 import type { Finding } from '../../lib/finding-schema.js';
 import { homePaths } from '../home.js';
-import { parseFindingLine, readFindings } from '../findings-store.js';
+import { logFiles, parseFindingLine, readFindings, type ReadStats } from '../findings-store.js';
 import { formatFinding } from '../format-finding.js';
 import { EXIT_OK, UsageError } from '../cli-errors.js';
 
 export const FINDINGS_HELP = `Usage: traffic-guardian findings [--limit N] [--json] [--follow] [filters]
 
 Prints findings newest first (with --follow: the last N oldest first, then new ones as they come).
+Reads the findings log directly, so it works whether or not the service is running.
 
 Filters:
   --since ISO            only findings at or after this time (e.g. 2026-11-25T08:00:00Z)
@@ -22,46 +25,60 @@ Filters:
   --pattern ID           one rule id (e.g. ai_api_key)
   --group G              one NanoClaw agent group
 Options:
-  --limit N              at most N findings (default 50, max 500)
-  --json                 one JSON object per line
+  --limit N              at most N findings (default 50, max ${MAX_QUERY_LIMIT})
+  --json                 one JSON object per line (JSONL)
   --follow               keep printing new findings until Ctrl-C`;
+
+/** Poll interval of --follow; fs.watch wakes it sooner where it works. */
+const FOLLOW_POLL_MS = 500;
+const FOLLOW_READ_BLOCK = 64 * 1024;
+/** A partial line longer than this while following is not a finding: drop it rather than grow. */
+const FOLLOW_MAX_LINE = 256 * 1024;
+
+const OPTION_KEYS: [option: string, key: keyof FindingsQuery][] = [
+  ['since', 'since'],
+  ['severity', 'severity'],
+  ['type', 'threat_type'],
+  ['direction', 'direction'],
+  ['pattern', 'pattern'],
+  ['group', 'group'],
+];
 
 function buildQuery(v: Record<string, string | boolean | undefined>): FindingsQuery {
   const raw: Record<string, unknown> = {};
   if (v.limit !== undefined) {
-    if (!/^\d+$/.test(String(v.limit))) throw new UsageError('--limit must be a whole number from 1 to 500');
+    if (!/^\d{1,6}$/.test(String(v.limit))) {
+      throw new UsageError(`--limit: must be a whole number from 1 to ${MAX_QUERY_LIMIT}`);
+    }
     raw.limit = Number(v.limit);
   }
-  const map: [string, string][] = [
-    ['since', 'since'],
-    ['severity', 'severity'],
-    ['type', 'threat_type'],
-    ['direction', 'direction'],
-    ['pattern', 'pattern'],
-    ['group', 'group'],
-  ];
-  for (const [opt, key] of map) if (v[opt] !== undefined) raw[key] = v[opt];
+  for (const [opt, key] of OPTION_KEYS) if (v[opt] !== undefined) raw[key] = v[opt];
   const q = FindingsQuerySchema.safeParse(raw);
   if (!q.success) {
     const issue = q.error.issues[0]!;
     const key = String(issue.path[0] ?? '');
-    const opt = map.find(([, k]) => k === key)?.[0] ?? key;
+    const opt = key === 'limit' ? 'limit' : (OPTION_KEYS.find(([, k]) => k === key)?.[0] ?? key);
     throw new UsageError(`--${opt}: ${issue.message}`);
   }
   return q.data;
 }
 
+/**
+ * Runs `findings`. `signal` stops --follow (as SIGINT/SIGTERM do); `out` gets the findings and
+ * `err` the notes (skipped lines, and "no findings yet" in --json mode so stdout stays JSONL).
+ */
 export async function runFindings(
   argv: string[],
   signal?: AbortSignal,
   out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       limit: { type: 'string' },
       json: { type: 'boolean', default: false },
-      follow: { type: 'boolean', default: false },
+      follow: { type: 'boolean', short: 'f', default: false },
       since: { type: 'string' },
       severity: { type: 'string' },
       type: { type: 'string' },
@@ -78,62 +95,198 @@ export async function runFindings(
   const q = buildQuery(values);
   const file = homePaths().findings;
   const print = (f: Finding) => out.write(values.json ? `${JSON.stringify(f)}\n` : `${formatFinding(f)}\n`);
-  if (!existsSync(file) && !values.follow) {
-    out.write(`no findings yet (${file})\n`);
-    return EXIT_OK;
+
+  // For --follow, hold the live file open before reading it: following continues from exactly where
+  // the read began, on the same inode even if the log rotates in between.
+  const live = values.follow ? await openIfExists(file) : null;
+  const start = live ? (await live.stat()).size : 0;
+  const stats: ReadStats = { malformed: 0, files: 0 };
+  let found: Finding[];
+  try {
+    found = await readFindings(file, q, stats);
+  } catch (e) {
+    await live?.close();
+    throw e;
   }
-  const found = existsSync(file) ? await readFindings(file, q) : [];
+  if (stats.malformed > 0) {
+    err.write(`skipped ${stats.malformed} malformed line${stats.malformed === 1 ? '' : 's'} in ${file}*\n`);
+  }
+  if (stats.files === 0 && found.length === 0) {
+    (values.json ? err : out).write(`no findings yet (${file})\n`);
+    if (!values.follow) return EXIT_OK;
+  } else if (found.length === 0 && !values.json && !values.follow) {
+    out.write('no matching findings\n');
+  }
   if (!values.follow) {
-    if (found.length === 0 && !values.json) out.write('no matching findings\n');
     for (const f of found) print(f);
     return EXIT_OK;
   }
   for (const f of [...found].reverse()) print(f);
-  await follow(file, (f) => matchesQuery(f, q) && print(f), signal);
+  // Lines appended between opening and reading may be in `found` already: never print one twice.
+  const shown = new Set(found.map((f) => f.id));
+  await follow(
+    file,
+    live,
+    start,
+    (f) => {
+      if (shown.delete(f.id) || !matchesQuery(f, q)) return;
+      print(f);
+    },
+    signal,
+    out,
+  );
   return EXIT_OK;
 }
 
-/** Tails the log: polls for growth, reopens from the start when it was rotated or truncated. */
-async function follow(file: string, onFinding: (f: Finding) => unknown, signal?: AbortSignal): Promise<void> {
-  const stop = new AbortController();
-  const onSig = () => stop.abort();
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  signal?.addEventListener('abort', onSig);
-  let ino = existsSync(file) ? statSync(file).ino : -1;
-  let pos = existsSync(file) ? statSync(file).size : 0;
-  let carry = '';
+/** Where a file (by inode) is among `files`, or -1. */
+async function indexOfInode(files: string[], ino: number): Promise<number> {
+  for (let i = 0; i < files.length; i++) {
+    const st = await fsp.stat(files[i]!).catch(() => null);
+    if (st?.ino === ino) return i;
+  }
+  return -1;
+}
+
+async function openIfExists(file: string): Promise<fsp.FileHandle | null> {
   try {
-    while (!stop.signal.aborted) {
-      if (existsSync(file)) {
-        const st = statSync(file);
-        if (st.ino !== ino || st.size < pos) {
-          ino = st.ino;
-          pos = 0;
-          carry = '';
+    return await fsp.open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/**
+ * Tails the log. Reads the open file to its end, then checks the path: a different inode means the
+ * log rotated: the old file is read to its end, then any rotated files newer than it (more than one
+ * rotation between two looks), then the new live file from its start, so nothing written is skipped
+ * while the follower keeps up with retention. A smaller size means truncation: read again from the start.
+ * Wakes on fs.watch events for the log's directory, and on a poll where fs.watch does not work.
+ */
+async function follow(
+  file: string,
+  initial: fsp.FileHandle | null,
+  startPos: number,
+  onFinding: (f: Finding) => void,
+  signal: AbortSignal | undefined,
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  let fh = initial;
+  let ino = fh ? (await fh.stat()).ino : -1;
+  let pos = startPos;
+  let decoder = new StringDecoder('utf8'); // keeps a multi-byte character split across reads whole
+  let carry = '';
+  let dropping = false; // inside an overlong partial line
+
+  let stopped = signal?.aborted ?? false;
+  let dirty = false;
+  let wake: (() => void) | null = null;
+  const nudge = () => {
+    dirty = true;
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const stop = () => {
+    stopped = true;
+    nudge();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  signal?.addEventListener('abort', stop);
+  out.on('error', stop); // e.g. EPIPE: the reader went away
+
+  const watching: { watcher: FSWatcher | null } = { watcher: null };
+  const startWatching = () => {
+    try {
+      const w = watch(path.dirname(file), { persistent: false }, () => nudge());
+      w.on('error', () => {
+        w.close();
+        if (watching.watcher === w) watching.watcher = null; // the poll carries on alone
+      });
+      watching.watcher = w;
+    } catch {
+      watching.watcher = null; // no directory yet, or no inotify left: poll only
+    }
+  };
+
+  const readToEnd = async (h: fsp.FileHandle) => {
+    const buf = Buffer.allocUnsafe(FOLLOW_READ_BLOCK);
+    for (;;) {
+      const { bytesRead } = await h.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      const lines = (carry + decoder.write(buf.subarray(0, bytesRead))).split('\n');
+      carry = lines.pop() ?? '';
+      for (const line of lines) {
+        if (dropping) {
+          dropping = false;
+          continue;
         }
-        if (st.size > pos) {
-          const fd = openSync(file, 'r');
-          try {
-            const buf = Buffer.alloc(Math.min(st.size - pos, 4 * 1024 * 1024));
-            const n = readSync(fd, buf, 0, buf.length, pos);
-            pos += n;
-            const text = carry + buf.subarray(0, n).toString('utf8');
-            const lines = text.split('\n');
-            carry = lines.pop() ?? '';
-            for (const line of lines) {
-              const f = parseFindingLine(line);
-              if (f) onFinding(f);
+        const f = line.trim() === '' ? null : parseFindingLine(line);
+        if (f) onFinding(f);
+      }
+      if (carry.length > FOLLOW_MAX_LINE) {
+        carry = '';
+        dropping = true;
+      }
+    }
+  };
+  const restart = () => {
+    pos = 0;
+    decoder = new StringDecoder('utf8');
+    carry = ''; // a torn line at the end of the old file stays torn
+    dropping = false;
+  };
+
+  try {
+    while (!stopped) {
+      dirty = false;
+      if (!watching.watcher) startWatching();
+      if (fh) await readToEnd(fh);
+      const st = await fsp.stat(file).catch(() => null);
+      if (st && st.ino !== ino) {
+        if (fh) {
+          await readToEnd(fh); // whatever was appended just before the rename
+          await fh.close();
+          fh = null;
+          // Several rotations since the last look: read the files between the old one and the new live file.
+          const rotated = logFiles(file).filter((f) => f !== file);
+          for (let k = (await indexOfInode(rotated, ino)) - 1; k >= 0; k--) {
+            const h = await openIfExists(rotated[k]!);
+            if (!h) continue;
+            restart();
+            try {
+              await readToEnd(h);
+            } finally {
+              await h.close();
             }
-          } finally {
-            closeSync(fd);
           }
         }
+        fh = await openIfExists(file);
+        ino = fh ? (await fh.stat()).ino : -1;
+        restart();
+        continue;
       }
-      await sleep(200, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (st && fh && st.size < pos) {
+        restart(); // truncated in place
+        continue;
+      }
+      if (stopped || dirty) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(nudge, FOLLOW_POLL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
   } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    signal?.removeEventListener('abort', stop);
+    out.off('error', stop);
+    watching.watcher?.close();
+    await fh?.close().catch(() => undefined);
   }
 }
