@@ -97,7 +97,8 @@ export class GuardianService implements GuardianApi {
         );
       }
       if (pid.state === 'stale') {
-        log('warn', `removing stale pid file ${paths.pidFile}${pid.pid ? ` (pid ${pid.pid} is gone)` : ''}`);
+        const why = pid.reused ? 'now belongs to another process' : 'is gone';
+        log('warn', `removing stale pid file ${paths.pidFile}${pid.pid ? ` (pid ${pid.pid} ${why})` : ''}`);
         removePidFile(paths.pidFile, pid.pid ?? -1);
         removePidFile(paths.pidFile);
       }
@@ -291,6 +292,11 @@ export class GuardianService implements GuardianApi {
           this.opts.log('warn', `stop: ${(err as Error).message}`);
         }
       }
+      // Cut-off messages are scanned up to where they stopped (their bytes may already be upstream) from
+      // the 'close' events of the connections the proxy just destroyed. Those run after the server's own
+      // close callback (socket handles close in a later loop phase, then the request's 'close' follows):
+      // let them run before the log stops taking findings, or their findings would be dropped.
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
       await this.store.close();
     })();
     return this.stopping;

@@ -147,13 +147,18 @@ async function indexOfInode(files: string[], ino: number): Promise<number> {
   return -1;
 }
 
+/** The file opened for reading, or null when it does not exist or is not a regular file (e.g. a directory). */
 async function openIfExists(file: string): Promise<fsp.FileHandle | null> {
+  let fh: fsp.FileHandle;
   try {
-    return await fsp.open(file, 'r');
+    fh = await fsp.open(file, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
+  if ((await fh.stat()).isFile()) return fh;
+  await fh.close();
+  return null;
 }
 
 /**
@@ -266,7 +271,8 @@ async function follow(
         fh = await openIfExists(file);
         ino = fh ? (await fh.stat()).ino : -1;
         restart();
-        continue;
+        // Not a readable log (gone again, or a directory in its place): wait for the next change, never spin.
+        if (fh) continue;
       }
       if (st && fh && st.size < pos) {
         restart(); // truncated in place
