@@ -1,5 +1,7 @@
-// Child processes for the benchmark: the upstream and guardians, started and stopped cleanly.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Child processes for the benchmark: the upstream and the guardians, each a separate node process so
+// none shares an event loop with the load generator. Every child is stopped with SIGTERM at the end, on
+// errors and if this process exits early; temp homes are removed after the child has exited.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,72 +10,185 @@ import { fileURLToPath } from 'node:url';
 const DIST = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const CLI = path.join(DIST, 'host-services', 'cli.js');
 const UPSTREAM = path.join(DIST, 'bench', 'upstream-server.js');
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
 
 export interface Child {
+  name: string;
   proc: ChildProcess;
+  pid: number;
   home: string;
+  /** The last few KiB the child wrote to stderr (for error messages). */
+  stderrTail: () => string;
   stop: () => Promise<void>;
 }
 
-function waitLine(proc: ChildProcess, re: RegExp, what: string, ms = 20_000): Promise<RegExpExecArray> {
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+});
+
+function waitLine(proc: ChildProcess, re: RegExp, what: string, tail: () => string): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${out}`)), ms);
-    proc.stdout!.on('data', (d: Buffer) => {
+    const onData = (d: Buffer) => {
       out += d.toString();
       const m = re.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`${what}: exited ${code}: ${out}`)));
+      if (m) done(() => resolve(m));
+    };
+    const onExit = (code: number | null, sig: string | null) =>
+      done(() => reject(new Error(`${what} exited (${code ?? sig}) before it was ready: ${out}${tail()}`)));
+    const timer = setTimeout(
+      () => done(() => reject(new Error(`${what}: not ready within ${START_TIMEOUT_MS} ms: ${out}${tail()}`))),
+      START_TIMEOUT_MS,
+    );
+    const done = (f: () => void) => {
+      clearTimeout(timer);
+      proc.stdout!.off('data', onData);
+      proc.off('exit', onExit);
+      // Keep draining stdout so a chatty child never blocks on a full pipe.
+      proc.stdout!.resume();
+      f();
+    };
+    proc.stdout!.on('data', onData);
+    proc.once('exit', onExit);
   });
 }
 
-function stopper(proc: ChildProcess, home: string) {
-  return async () => {
-    if (proc.exitCode === null) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-    }
-    rmSync(home, { recursive: true, force: true });
+function spawnChild(name: string, args: string[], env: NodeJS.ProcessEnv, home: string): Child {
+  const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+  live.add(proc);
+  let tail = '';
+  proc.stderr!.on('data', (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-4096);
+  });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  exited.then(() => live.delete(proc));
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), STOP_TIMEOUT_MS)));
+        if ((await Promise.race([exited, late])) === 'late') {
+          process.stderr.write(`bench: ${name} ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; killing it\n`);
+          proc.kill('SIGKILL');
+          await exited;
+        }
+        clearTimeout(timer);
+      }
+      rmSync(home, { recursive: true, force: true });
+    })());
+  return {
+    name,
+    proc,
+    pid: proc.pid!,
+    home,
+    stderrTail: () => (tail ? `\n--- ${name} stderr (tail) ---\n${tail}` : ''),
+    stop,
   };
 }
 
-export async function startUpstreamProcess(): Promise<
-  Child & { httpPort: number; httpsPort: number; caFile: string; caPem: string }
-> {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'tgb-up-'));
-  const proc = spawn(process.execPath, [UPSTREAM, home], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const m = await waitLine(proc, /(\{.*\})\n/, 'bench upstream');
-  const info = JSON.parse(m[1]!) as { httpPort: number; httpsPort: number; caFile: string; caPem: string };
-  return { proc, home, stop: stopper(proc, home), ...info };
+export interface Upstream extends Child {
+  httpPort: number;
+  httpsPort: number;
+  /** The upstream's CA certificate (its leaf covers `localhost` only). */
+  caFile: string;
+  caPem: string;
+  /** Response body sizes in bytes (gzip: compressed size). */
+  sizes: { small: number; json64k: number; gzip: number };
 }
 
+export async function startUpstreamProcess(): Promise<Upstream> {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'tgb-up-'));
+  const child = spawnChild('upstream', [UPSTREAM, home], process.env, home);
+  try {
+    const m = await waitLine(child.proc, /^(\{.*\})$/m, 'bench upstream', child.stderrTail);
+    const info = JSON.parse(m[1]!) as Pick<Upstream, 'httpPort' | 'httpsPort' | 'caFile' | 'caPem' | 'sizes'>;
+    return { ...child, ...info };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
+export interface Guardian extends Child {
+  port: number;
+  /** The guardian's CA certificate (<home>/ca/ca.crt) when HTTPS inspection is on. */
+  caPem: string | null;
+}
+
+/**
+ * `node [nodeArgs] dist/host-services/cli.js start --port 0 --config <home>/bench-config.json` with its own
+ * NANOCLAW_TRAFFIC_GUARDIAN_HOME; the port is read from the `listening on` line.
+ */
 export async function startGuardianProcess(
+  name: string,
   config: Record<string, unknown>,
-  extraArgs: string[] = [],
-): Promise<Child & { port: number; caPem: string | null }> {
+  nodeArgs: string[] = [],
+): Promise<Guardian> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'tgb-g-'));
   const cfg = path.join(home, 'bench-config.json');
-  writeFileSync(cfg, JSON.stringify({ proxy_port: 0, ...config }));
-  const proc = spawn(process.execPath, [...extraArgs, CLI, 'start', '--config', cfg], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, NANOCLAW_TRAFFIC_GUARDIAN_HOME: home },
-  });
-  const m = await waitLine(proc, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 'guardian');
-  let caPem: string | null = null;
+  writeFileSync(cfg, JSON.stringify(config, null, 2));
+  const child = spawnChild(
+    name,
+    [...nodeArgs, CLI, 'start', '--port', '0', '--config', cfg],
+    { ...process.env, NANOCLAW_TRAFFIC_GUARDIAN_HOME: home },
+    home,
+  );
   try {
-    caPem = readFileSync(path.join(home, 'ca', 'ca.crt'), 'utf8');
-  } catch {
-    caPem = null;
+    const m = await waitLine(
+      child.proc,
+      /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+      `guardian ${name}`,
+      child.stderrTail,
+    );
+    let caPem: string | null = null;
+    if (config.https_inspection === true) caPem = readFileSync(path.join(home, 'ca', 'ca.crt'), 'utf8');
+    return { ...child, port: Number(m[1]), caPem };
+  } catch (err) {
+    await child.stop();
+    throw err;
   }
-  return { proc, home, port: Number(m[1]), caPem, stop: stopper(proc, home) };
 }
 
-/** Resident set size of a process in MiB (Linux /proc). */
-export function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** Resident set size of a process in bytes (Linux /proc), NaN if it cannot be read. */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export interface GuardianCounters {
+  requests: number;
+  connects: number;
+  tunnels: number;
+  bytes_scanned: number;
+  truncated_scans: number;
+  findings: { EXFIL: number; INJECTION: number };
+  upstream_errors: number;
+  decode_errors: number;
+}
+
+/** `traffic-guardian status --json` against a running guardian's home: its counters, or null. */
+export function guardianCounters(g: Guardian): Promise<GuardianCounters | null> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, 'status', '--json'],
+      { env: { ...process.env, NANOCLAW_TRAFFIC_GUARDIAN_HOME: g.home }, timeout: 10_000 },
+      (err, stdout) => {
+        if (err) return resolve(null);
+        try {
+          resolve((JSON.parse(stdout) as { counters: GuardianCounters }).counters ?? null);
+        } catch {
+          resolve(null);
+        }
+      },
+    );
+  });
 }
