@@ -7,8 +7,8 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex, Writable } from 'node:stream';
-import { Proxy, type IContext, type IProxyOptions } from 'http-mitm-proxy';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { Proxy, type IContext, type IProxyOptions, type IWebSocketContext } from 'http-mitm-proxy';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Direction, Protocol } from '../../lib/finding-schema.js';
 import type { MessageMeta } from '../../lib/finding-builder.js';
 import type { Rule } from '../../lib/rules/rule.js';
@@ -47,6 +47,8 @@ export interface GuardianProxyOptions {
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
   /** Chain everything through this HTTP proxy (e.g. NanoClaw's OneCLI gateway). */
   upstreamProxy?: UpstreamProxy;
+  /** Time a client has to send a request's headers (default 30 s; lowered by tests). */
+  headersTimeoutMs?: number;
 }
 
 interface WsCtx {
@@ -67,7 +69,92 @@ const AUTH_REQUIRED =
   'Content-Length: 0\r\nConnection: close\r\n\r\n';
 const MAX_CONTEXTS = 1000;
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const HEADERS_TIMEOUT_MS = 30_000;
 const HOP_HEADERS = new Set(['proxy-authorization', 'proxy-connection']);
+
+/** Close codes a WebSocket endpoint may send (1005 "no status" and 1006 "abnormal" are only ever observed). */
+function sendableCloseCode(code: number | undefined): code is number {
+  if (code === undefined) return false;
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+  );
+}
+
+/**
+ * Ends one side of a proxied WebSocket: a close handshake when it is open, otherwise an abort. Its socket
+ * is resumed first: the client side stays paused until the upstream opens, and a paused socket never
+ * reads the peer's close reply (or its FIN), so the connection would stay open after both ends left.
+ */
+function endWebSocket(ws: WebSocket | undefined, code: number | undefined, reason?: Buffer): void {
+  if (!ws) return;
+  if (ws.readyState === WebSocket.CONNECTING) {
+    ws.terminate();
+    return;
+  }
+  if (ws.readyState !== WebSocket.OPEN) return;
+  (ws as unknown as { _socket?: Duplex })._socket?.resume();
+  try {
+    if (sendableCloseCode(code)) ws.close(code, reason && reason.length <= 123 ? reason : undefined);
+    else ws.close();
+  } catch {
+    ws.terminate();
+  }
+}
+
+/** How long a refused client may take to close its side after the answer before it is cut off. */
+const REFUSE_LINGER_MS = 2_000;
+
+/**
+ * Answers a refused request on the raw client socket and closes the connection. The HTTP server's
+ * sockets allow half-open connections, so `end()` alone closes only our side: a client that never
+ * closes its own would hold the connection (and a descriptor) forever. What it still sends is read and
+ * dropped (so its FIN is seen and the close is clean), and the socket is destroyed after a short linger.
+ */
+function refuse(socket: Duplex, answer: string): void {
+  socket.on('error', () => socket.destroy());
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(answer);
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+/** The origin-form path of a request target (`/p?q` from `http://h/p?q`); `/` when there is none. */
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  if (url.startsWith('/')) return url;
+  try {
+    const u = new URL(url);
+    return `${u.pathname}${u.search}`;
+  } catch {
+    return '/';
+  }
+}
+
+/**
+ * Where an upgrade request outside a tunnel is aimed (absolute URL, else Host header), and whether over
+ * TLS; null when nothing could be reached (no Host, a bad port, a scheme that is no WebSocket's).
+ */
+function upgradeTarget(req: http.IncomingMessage): { target: HostPort; secure: boolean } | null {
+  const url = req.url ?? '';
+  if (url === '' || url.startsWith('/')) {
+    const target = parseHostPort(req.headers.host, 80);
+    return target ? { target, secure: false } : null;
+  }
+  try {
+    const u = new URL(url);
+    if (!/^(http|https|ws|wss):$/.test(u.protocol)) return null;
+    const secure = u.protocol === 'https:' || u.protocol === 'wss:';
+    const target = parseHostPort(u.host, secure ? 443 : 80);
+    return target ? { target, secure } : null;
+  } catch {
+    return null;
+  }
+}
 
 function clientAddress(socket: Duplex | undefined): string {
   const s = socket as net.Socket | undefined;
@@ -81,12 +168,17 @@ export class GuardianProxy extends Proxy {
   private innerServer: http.Server | undefined;
   private innerWss: WebSocketServer | undefined;
   private readonly sockets = new Set<Duplex>();
+  /** Requests whose client went away before its response was complete: upstream errors after that are ours. */
+  private readonly abandoned = new WeakSet<object>();
+  /** Proxied WebSockets being taken down (a close and an error may both arrive: act once). */
+  private readonly wsEnded = new WeakSet<object>();
   private address_: { host: string; port: number } | undefined;
 
   constructor(private readonly g: GuardianProxyOptions) {
     super();
     this.onConnect((req, socket, head, callback) => this.handleConnect(req, socket, head, callback));
     this.onRequest((ctx, callback) => this.handleRequest(ctx, callback));
+    this.onWebSocketConnection((ctx, callback) => this.aimWebSocket(ctx, callback));
     this.onWebSocketFrame((ctx, type, fromServer, data, flags, callback) => {
       if (type === 'message') this.scanWebSocketMessage(ctx as unknown as WsCtx, fromServer, data);
       callback(null, data, flags);
@@ -110,8 +202,15 @@ export class GuardianProxy extends Proxy {
       ? (new TunnelingHttpsAgent(up, { ...agentOpts, secureContext }) as https.Agent)
       : new https.Agent({ ...agentOpts, secureContext });
 
-    const server = http.createServer({ maxHeaderSize: 16 * 1024 });
-    server.headersTimeout = 30_000;
+    // Node enforces headersTimeout from a periodic sweep (every connectionsCheckingInterval, 30 s by
+    // default), so a stalled client could hold a connection for up to twice the timeout: sweep more often.
+    const headersTimeout = this.g.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    const serverOpts = {
+      maxHeaderSize: 16 * 1024,
+      connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(headersTimeout / 4))),
+    };
+    const server = http.createServer(serverOpts);
+    server.headersTimeout = headersTimeout;
     server.requestTimeout = 0; // long uploads and streams are normal for agents
     server.keepAliveTimeout = 65_000;
     server.prependListener('connection', (socket: net.Socket) => this.admit(socket));
@@ -123,30 +222,35 @@ export class GuardianProxy extends Proxy {
     this.wsServer = new WebSocketServer({ noServer: true });
     const wss = this.wsServer;
     wss.on('error', (err) => this.g.log('warn', `websocket server: ${err.message}`));
-    wss.on('connection', (ws: WebSocket & { upgradeReq?: unknown }, req) => {
-      ws.upgradeReq = req;
-      this._onWebSocketServerConnect(false, ws, req);
-    });
+    wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) => this.webSocketConnected(false, ws, req));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!this.authorizeUpgrade(req, socket)) return;
+      // A target nothing can reach (no Host, a bad port) is refused before the upgrade is accepted.
+      if (!this.conns.get(socket)?.connect && !upgradeTarget(req)) {
+        refuse(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     });
     this.httpServer = server;
 
     // Decrypted CONNECT sockets are handed to this server: it never listens.
-    const inner = http.createServer({ maxHeaderSize: 16 * 1024 });
-    inner.headersTimeout = 30_000;
+    const inner = http.createServer(serverOpts);
+    inner.headersTimeout = headersTimeout;
     inner.requestTimeout = 0;
     inner.keepAliveTimeout = 65_000;
     inner.on('request', this._onHttpServerRequest.bind(this, true));
     inner.on('clientError', (err, socket) => this.clientError(err, socket));
     this.innerWss = new WebSocketServer({ server: inner });
     this.innerWss.on('error', (err) => this.g.log('warn', `websocket server: ${err.message}`));
-    this.innerWss.on('connection', (ws: WebSocket & { upgradeReq?: unknown }, req) => {
-      ws.upgradeReq = req;
-      this._onWebSocketServerConnect(true, ws, req);
-    });
+    this.innerWss.on('connection', (ws: WebSocket, req: http.IncomingMessage) =>
+      this.webSocketConnected(true, ws, req),
+    );
     this.innerServer = inner;
+    // Node starts tracking connections for headersTimeout only when a server emits 'listening'. The
+    // inner server never listens, so without this a client could finish the TLS handshake and then
+    // trickle (or never send) a request head forever. Its close() stops the sweep again.
+    inner.emit('listening');
 
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -212,8 +316,7 @@ export class GuardianProxy extends Proxy {
     const info = this.conns.get(socket) ?? { client: clientAddress(socket) };
     const auth = this.authorizePlain(req, info);
     if (!auth.ok) {
-      socket.on('error', () => socket.destroy());
-      socket.end(AUTH_REQUIRED);
+      refuse(socket, AUTH_REQUIRED);
       return false;
     }
     this.conns.set(socket, { ...info, group: auth.group });
@@ -221,12 +324,13 @@ export class GuardianProxy extends Proxy {
   }
 
   private clientError(err: Error & { code?: string }, socket: Duplex): void {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+    refuse(socket, `HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
 
   // ---- CONNECT ----
@@ -240,16 +344,24 @@ export class GuardianProxy extends Proxy {
     this.g.counters.connects++;
     socket.on('error', () => socket.destroy());
     const info = this.conns.get(socket) ?? { client: clientAddress(socket) };
+    if (info.connect) {
+      // A CONNECT sent inside an inspected tunnel would open a new tunnel to wherever it names, though
+      // what travels in a tunnel goes to the tunnel's target (§8); and each level would pile more
+      // listeners on the one client socket. Refused.
+      this.g.log('warn', `refused CONNECT inside a tunnel to ${formatHostPort(info.connect)} from ${info.client}`);
+      refuse(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
     const target = parseHostPort(req.url, 443);
     if (!target) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      refuse(socket, 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
     if (this.g.authenticate) {
       const auth = this.g.authenticate(req.headers['proxy-authorization']);
       if (!auth.ok) {
         this.g.counters.auth_failures++;
-        socket.end(AUTH_REQUIRED);
+        refuse(socket, AUTH_REQUIRED);
         return;
       }
       info.group = auth.group;
@@ -296,8 +408,7 @@ export class GuardianProxy extends Proxy {
       (err: Error & { code?: string }) => {
         this.g.counters.upstream_errors++;
         this.g.log('warn', `tunnel to ${formatHostPort(target)} failed: ${err.code ?? err.message}`);
-        if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-        else socket.destroy();
+        refuse(socket, 'HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       },
     );
   }
@@ -369,6 +480,16 @@ export class GuardianProxy extends Proxy {
     const req = ctx.clientToProxyRequest;
     const info = this.conns.get(req.socket) ?? { client: clientAddress(req.socket) };
     this.g.counters.requests++;
+    // A client that goes away before its response is complete (gives up on a hanging upstream, closes
+    // mid-download) leaves nothing to forward to: release the upstream request and response too, or the
+    // upstream connection stays open (forever, for an upstream that never answers).
+    const res = ctx.proxyToClientResponse;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      this.abandoned.add(ctx);
+      ctx.proxyToServerRequest?.destroy();
+      ctx.serverToProxyResponse?.destroy();
+    });
     let group = info.group;
     if (!ctx.isSSL) {
       const auth = this.authorizePlain(req, info);
@@ -391,6 +512,28 @@ export class GuardianProxy extends Proxy {
       opts.port = info.connect.port;
     }
     const target: HostPort = { host: String(opts.host), port: Number(opts.port) || (ctx.isSSL ? 443 : 80) };
+    // A target the client can name but nothing can reach (`http://h:99999/`, `http://h:abc/`, an empty
+    // host) is the client's error. Handed on, a bad port made http.request throw out of the request
+    // event and took the whole process down.
+    if (!parseHostPort(formatHostPort({ host: target.host, port: Number(opts.port) }), 0)) {
+      const body = 'traffic-guardian: bad request target\n';
+      ctx.proxyToClientResponse.writeHead(400, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
+      ctx.proxyToClientResponse.end(body);
+      req.resume();
+      return;
+    }
+    // Anything else the request setup throws is answered 502 rather than left to crash the process.
+    const forward = () => {
+      try {
+        callback();
+      } catch (err) {
+        this._onError('ON_REQUEST_ERROR', ctx, err as Error);
+      }
+    };
     const up = this.g.upstreamProxy;
     if (up && !ctx.isSSL) {
       // Plain HTTP through the upstream proxy: absolute-form request to it (HTTPS goes via the tunneling agent).
@@ -416,7 +559,7 @@ export class GuardianProxy extends Proxy {
     const protocol: Protocol = ctx.isSSL ? 'https' : 'http';
     const scan = !hostMatches(target.host, this.g.allowHosts);
 
-    if (!scan) return callback();
+    if (!scan) return forward();
     const base = { protocol, dest, method: req.method, path: req.url, group };
     const outMeta: MessageMeta = { ...base, direction: 'outbound', source: info.client };
     const inMeta: MessageMeta = { ...base, direction: 'inbound', source: dest };
@@ -443,7 +586,7 @@ export class GuardianProxy extends Proxy {
         this.attachBody(res, s, () => rctx.proxyToClientResponse);
       }
     });
-    callback();
+    forward();
     // The body goes upstream in several writes; with Nagle on, the last one waits for the upstream's
     // delayed ACK (~40 ms per HTTPS POST measured). The agent's noDelay option does not reach TLS sockets.
     ctx.proxyToServerRequest?.setNoDelay(true);
@@ -506,16 +649,61 @@ export class GuardianProxy extends Proxy {
     };
     stream.on('data', (chunk: Buffer) => {
       const w = dest();
-      if (w && w.writableNeedDrain && !stream.isPaused()) {
+      // A destination already closed will neither drain nor close again: never pause for it.
+      if (w && !w.destroyed && w.writableNeedDrain && !stream.isPaused()) {
         stream.pause();
-        w.once('drain', () => stream.resume());
-        w.once('close', () => stream.resume());
+        // Both listeners go once either fires: a long body through a slow reader pauses many times.
+        const resume = () => {
+          w.off('drain', resume);
+          w.off('close', resume);
+          stream.resume();
+        };
+        w.once('drain', resume);
+        w.once('close', resume);
       }
       scanner.write(chunk);
     });
     stream.once('end', () => finish(true));
     stream.once('close', () => finish(false));
     stream.once('error', () => finish(false));
+  }
+
+  /**
+   * Hands an accepted WebSocket to the library. The library derives the upstream URL from the request
+   * and threw out of the upgrade handler (taking the whole process down) when there was no Host header
+   * or the port was out of range; outside a tunnel such requests are refused before the upgrade (see
+   * start), inside one the destination is the CONNECT target anyway (aimWebSocket). Anything else it
+   * throws ends this WebSocket only.
+   */
+  private webSocketConnected(isSSL: boolean, ws: WebSocket, req: http.IncomingMessage): void {
+    (ws as WebSocket & { upgradeReq?: unknown }).upgradeReq = req;
+    const info = this.conns.get(req.socket);
+    if (info?.connect && !req.headers.host) req.headers.host = formatHostPort(info.connect);
+    try {
+      this._onWebSocketServerConnect(isSSL, ws, req);
+    } catch (err) {
+      // The error's message may quote the URL (and a token in it): its name only.
+      this.g.log('warn', `websocket from ${info?.client ?? 'unknown'} dropped: ${(err as Error).name}`);
+      ws.terminate();
+    }
+  }
+
+  /**
+   * Runs before the upstream WebSocket is opened and sets its URL: inside a tunnel the CONNECT target
+   * (what travels in a tunnel goes to its target, whatever the Host header says), else the request's own
+   * target, read the way connect-target.ts reads hosts (the library's reading breaks IPv6 literals).
+   */
+  private aimWebSocket(ctx: IWebSocketContext, callback: (err?: Error | null) => void): void {
+    const opts = ctx.proxyToServerWebSocketOptions;
+    const client = ctx.clientToProxyWebSocket as unknown as { _socket?: Duplex; upgradeReq?: http.IncomingMessage };
+    const req = client?.upgradeReq;
+    const connect = client?._socket ? this.conns.get(client._socket)?.connect : undefined;
+    const aim = connect ? { target: connect, secure: ctx.isSSL } : req ? upgradeTarget(req) : null;
+    if (!opts || !aim) return callback(Object.assign(new Error('bad WebSocket target'), { code: 'EBADTARGET' }));
+    opts.url = `${aim.secure ? 'wss' : 'ws'}://${formatHostPort(aim.target)}${pathOf(req?.url)}`;
+    // The agent must match the scheme (an absolute https:// upgrade arrives on the plain listener).
+    opts.agent = aim.secure ? this.httpsAgent : this.httpAgent;
+    callback();
   }
 
   private scanWebSocketMessage(ctx: WsCtx, fromServer: boolean, data: unknown): void {
@@ -552,8 +740,26 @@ export class GuardianProxy extends Proxy {
 
   // ---- errors ----
 
+  /**
+   * The library copies the upstream's status and headers onto the client response inside this callback,
+   * with no guard: a status the HTTP parser accepts but `writeHead` refuses (`HTTP/1.1 099`, `000`) threw
+   * out of an event handler and took the whole process down. Such an answer is now a 502.
+   */
+  override _onResponseHeaders(ctx: IContext, callback: (err?: Error | null) => void): void {
+    super._onResponseHeaders(ctx, (err) => {
+      try {
+        callback(err);
+      } catch (thrown) {
+        this._onError('ON_RESPONSEHEADERS_ERROR', ctx, thrown as Error);
+      }
+    });
+  }
+
   override _onError(kind: string, ctx: IContext | null, err: Error & { code?: string }): void {
-    const upstream = kind.startsWith('PROXY_TO_SERVER') || kind.startsWith('SERVER_TO_PROXY');
+    // The client left and the upstream side was torn down on purpose: its errors are not upstream failures.
+    if (ctx && this.abandoned.has(ctx)) return;
+    const upstream =
+      kind.startsWith('PROXY_TO_SERVER') || kind.startsWith('SERVER_TO_PROXY') || kind === 'ON_RESPONSEHEADERS_ERROR';
     if (upstream) this.g.counters.upstream_errors++;
     const opts = ctx?.proxyToServerRequestOptions;
     const dest = opts ? `${opts.host}:${opts.port}` : 'unknown';
@@ -580,6 +786,37 @@ export class GuardianProxy extends Proxy {
       res.destroy();
     }
     ctx.proxyToServerRequest?.destroy();
+  }
+
+  // The library's WebSocket close and error handlers leak: for an upstream closing with 1005 (no status
+  // code) they close the upstream again instead of the client; for an upstream that fails to open (refused,
+  // not a WebSocket server) they close neither side, and the client's socket stays paused and open even
+  // after the client has gone. Here whichever side ends or fails, the other one is ended too.
+
+  override _onWebSocketClose(ctx: IWebSocketContext, closedByServer: boolean, code: number, message: Buffer): void {
+    if (this.wsEnded.has(ctx)) return;
+    this.wsEnded.add(ctx);
+    if (closedByServer) {
+      // An abnormal upstream end (1006) is told to the client as a bad gateway.
+      endWebSocket(ctx.clientToProxyWebSocket, code === 1006 ? 1014 : code, message);
+    } else {
+      endWebSocket(ctx.proxyToServerWebSocket, code, message);
+    }
+  }
+
+  override _onWebSocketError(ctx: IWebSocketContext, err: Error & { code?: string }): void {
+    if (this.wsEnded.has(ctx)) return;
+    this.wsEnded.add(ctx);
+    // Host and port only: a WebSocket URL's path or query may carry a token.
+    let dest = 'unknown';
+    try {
+      dest = new URL(ctx.proxyToServerWebSocketOptions?.url ?? '').host;
+    } catch {
+      // no URL yet
+    }
+    this.g.log('warn', `websocket ${dest}: ${err.code ?? err.message}`);
+    endWebSocket(ctx.clientToProxyWebSocket, 1014);
+    endWebSocket(ctx.proxyToServerWebSocket, 1011);
   }
 
   override _onSocketError(_desc: string, _err: NodeJS.ErrnoException): void {

@@ -179,12 +179,13 @@ export class MessageScanner {
     return this.summary();
   }
 
-  /** The message was cut off (client or upstream went away): scan what arrived and stop. */
+  /**
+   * The message was cut off (client or upstream went away): scan what arrived and stop. Compressed
+   * bytes already handed to the decoder are flushed and scanned, not dropped: an upstream that sends
+   * a compressed body and then resets the connection must not slip it past the scan. The work stays
+   * within the same bounds (input fed is capped, decoded output is capped).
+   */
   abort(): Promise<ScanSummary> {
-    if (this.decoder && !this.decoder.finished) {
-      this.closed = true;
-      this.decoder.abort();
-    }
     return this.end();
   }
 
