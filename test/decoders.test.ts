@@ -7,25 +7,29 @@ import { SseTextExtractor } from '../lib/decode/sse-text.js';
 import { ContentDecoder, parseContentEncoding } from '../lib/decode/content-decoder.js';
 
 const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+/** The decoders work on latin1 byte views; these run them on a string and read the result back. */
+const bytes = (s: string) => Buffer.from(s, 'latin1');
+const json = (s: string) => decodeJsonEscapes(bytes(s))?.toString('latin1') ?? null;
+const pct = (s: string) => decodePercent(bytes(s))?.toString('latin1') ?? null;
 
 describe('JSON escapes', () => {
   it('decodes simple, \\u and surrogate-pair escapes into a latin1 view', () => {
-    expect(decodeJsonEscapes('a\\/b\\nc\\u002dd')).toBe('a/b\nc-d');
-    expect(decodeJsonEscapes('\\ud83d\\ude00')).toBe(latin1('😀'));
-    expect(decodeJsonEscapes('\\udb40\\udc41')).toBe(latin1('\u{E0041}'));
-    expect(decodeJsonEscapes('lone \\ud800 x')).toBe(`lone ${latin1('\ufffd')} x`);
+    expect(json('a\\/b\\nc\\u002dd')).toBe('a/b\nc-d');
+    expect(json('\\ud83d\\ude00')).toBe(latin1('😀'));
+    expect(json('\\udb40\\udc41')).toBe(latin1('\u{E0041}'));
+    expect(json('lone \\ud800 x')).toBe(`lone ${latin1('\ufffd')} x`);
   });
   it('returns null when nothing changes, and leaves invalid escapes alone', () => {
-    expect(decodeJsonEscapes('plain')).toBeNull();
-    expect(decodeJsonEscapes('C:\\dir')).toBeNull();
-    expect(decodeJsonEscapes('\\u12')).toBeNull();
+    expect(json('plain')).toBeNull();
+    expect(json('C:\\dir')).toBeNull();
+    expect(json('\\u12')).toBeNull();
   });
 });
 
 describe('percent', () => {
   it('decodes %XX and keeps +', () => {
-    expect(decodePercent('a%2Db+c%0A')).toBe('a-b+c\n');
-    expect(decodePercent('100% sure')).toBeNull();
+    expect(pct('a%2Db+c%0A')).toBe('a-b+c\n');
+    expect(pct('100% sure')).toBeNull();
   });
 });
 
@@ -34,16 +38,16 @@ describe('encoded runs', () => {
     const b64 = Buffer.from('this is some hidden text inside').toString('base64');
     const hex = Buffer.from('hex hidden text here!!').toString('hex');
     const bin = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37) & 0xff)).toString('base64');
-    const runs = decodeEncodedRuns(`a ${b64} b ${hex} c ${bin} d`, false);
-    expect(runs.map((r) => [r.kind, r.text])).toEqual([
+    const runs = decodeEncodedRuns(bytes(`a ${b64} b ${hex} c ${bin} d`), false);
+    expect(runs.map((r) => [r.kind, r.bytes.toString('latin1')])).toEqual([
       ['base64', 'this is some hidden text inside'],
       ['hex', 'hex hidden text here!!'],
     ]);
   });
   it('leaves a run touching an open end for the next pass', () => {
     const b64 = Buffer.from('this is some hidden text inside').toString('base64');
-    expect(decodeEncodedRuns(`x ${b64}`, true)).toEqual([]);
-    expect(decodeEncodedRuns(`x ${b64}`, false)).toHaveLength(1);
+    expect(decodeEncodedRuns(bytes(`x ${b64}`), true)).toEqual([]);
+    expect(decodeEncodedRuns(bytes(`x ${b64}`), false)).toHaveLength(1);
   });
   it('judges text by printable ratio', () => {
     expect(looksLikeText(Buffer.from('hello world, plain text'))).toBe(true);

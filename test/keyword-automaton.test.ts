@@ -28,7 +28,7 @@ describe('KeywordPrefilter', () => {
       const pf = new KeywordPrefilter(rules);
       fc.assert(
         fc.property(text, (t) => {
-          expect(pf.candidates(t).map((r) => r.id)).toEqual(naive(rules, t));
+          expect(pf.candidates(Buffer.from(t, 'latin1')).map((r) => r.id)).toEqual(naive(rules, t));
         }),
         { numRuns: 2000 },
       );
@@ -42,6 +42,39 @@ describe('KeywordPrefilter', () => {
       keywords: [`kw${i}x`],
     }));
     const pf = new KeywordPrefilter(many);
-    expect(pf.candidates('.. KW5X .. kw64x ..').map((r) => r.id)).toEqual(['r5', 'r64']);
+    expect(pf.candidates(Buffer.from('.. KW5X .. kw64x ..', 'latin1')).map((r) => r.id)).toEqual(['r5', 'r64']);
   });
+
+  // Views of 1 KiB and more are walked in four lanes that overlap by the longest keyword minus one:
+  // a keyword placed across any lane boundary, at either end, or alone must still be seen.
+  for (const dir of ['outbound', 'inbound'] as const) {
+    it(`finds keywords across the lane boundaries of long views (${dir})`, () => {
+      const rules = rulesFor(dir);
+      const pf = new KeywordPrefilter(rules);
+      const dirKeywords = [...new Set(rules.flatMap((r) => r.keywords))];
+      const filler = fc.constantFrom('.', ' ', 'q', '\n', '0', 'Z');
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1000, max: 9000 }),
+          filler,
+          fc.array(fc.tuple(fc.constantFrom(...dirKeywords), fc.nat(), fc.integer({ min: -40, max: 40 })), {
+            maxLength: 3,
+          }),
+          (n, fill, placed) => {
+            const chars = fill.repeat(n).slice(0, n).split('');
+            const q = n >> 2;
+            for (const [k, where, shift] of placed) {
+              // Aim at a lane boundary (or an end) and shift a little either way.
+              const anchor = [0, q, 2 * q, 3 * q, n][where % 5]!;
+              const at = Math.max(0, Math.min(n - k.length, anchor + shift - (k.length >> 1)));
+              for (let i = 0; i < k.length; i++) chars[at + i] = k[i]!;
+            }
+            const t = chars.join('');
+            expect(pf.candidates(Buffer.from(t, 'latin1')).map((r) => r.id)).toEqual(naive(rules, t));
+          },
+        ),
+        { numRuns: 1500 },
+      );
+    });
+  }
 });

@@ -78,7 +78,7 @@ export class MessageScanner {
         seen: this.engine.seenSet,
         onDetection: (raw) => this.report(raw),
       });
-      this.sse = { engine, extractor: new SseTextExtractor((t) => engine.feed(t)) };
+      this.sse = { engine, extractor: new SseTextExtractor((t) => engine.feedText(t)) };
     } else {
       this.sse = null;
     }
@@ -139,9 +139,8 @@ export class MessageScanner {
     if (d.length > room) this.truncated = true;
     this.bytesScanned += part.length;
     try {
-      const text = part.toString('latin1');
-      this.engine.feed(text);
-      this.sse?.extractor.feed(text);
+      this.engine.feed(part);
+      this.sse?.extractor.feed(part.toString('latin1'));
     } catch (err) {
       this.fail(err);
     }
@@ -226,7 +225,7 @@ export function scanTextSync(
       opts.onDetection?.(d);
     },
   });
-  engine.feed(latin1.slice(0, opts.maxScanBytes ?? 64 * 1024));
+  engine.feedText(latin1.slice(0, opts.maxScanBytes ?? 64 * 1024));
   engine.finish();
   return out;
 }

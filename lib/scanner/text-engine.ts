@@ -1,7 +1,9 @@
-// The streaming text engine: fed latin1 text piece by piece, it runs the rules over each decoded view
-// of a sliding window. The window keeps a tail of the previous text, so a match split across two
-// network chunks, SSE events or writes is still whole in one pass; memory stays bounded by the
-// batch size plus the tail, whatever the message size.
+// The streaming text engine: fed bytes piece by piece, it runs the rules over each decoded view of a
+// sliding window. The window keeps a tail of the previous bytes, so a match split across two network
+// chunks, SSE events or writes is still whole in one pass; memory stays bounded by the batch size plus
+// the tail, whatever the message size. Views are latin1 bytes (one byte, one character): the keyword
+// prefilter, the decoders and the run finder all work on bytes, and a view becomes a string only when
+// the prefilter says some rule's regex has to run on it.
 import type { Location } from '../finding-schema.js';
 import type { Detection } from '../detection.js';
 import type { Rule } from '../rules/rule.js';
@@ -58,8 +60,10 @@ const TOKEN_CHAR = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-') TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
 export class TextEngine {
-  private buf = '';
-  /** Absolute offset (in decoded message bytes) of buf[0]. */
+  /** The window: `win[0, len)` holds the kept tail and the bytes not yet scanned. */
+  private win: Buffer = Buffer.alloc(0);
+  private len = 0;
+  /** Absolute offset (in decoded message bytes) of win[0]. */
   private bufStart = 0;
   private pending = 0;
   private readonly seen: Set<string>;
@@ -80,32 +84,58 @@ export class TextEngine {
     return this.seen;
   }
 
-  feed(text: string): void {
-    if (text.length === 0) return;
-    this.buf += text;
-    this.pending += text.length;
-    if (this.pending >= SCAN_BATCH) this.scan(false);
+  /** Feeds bytes (read as latin1). Scans whenever a batch is full, so the window never exceeds a batch plus its tail. */
+  feed(bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) {
+      const take = Math.min(bytes.length - off, SCAN_BATCH - this.pending);
+      this.append(bytes, off, take);
+      off += take;
+      if (this.pending >= SCAN_BATCH) this.scan(false);
+    }
+  }
+
+  /** Feeds a latin1 string (SSE event text, a header block). */
+  feedText(latin1: string): void {
+    if (latin1.length > 0) this.feed(Buffer.from(latin1, 'latin1'));
   }
 
   finish(): void {
     if (this.pending > 0) this.scan(true);
-    this.buf = '';
+    this.win = Buffer.alloc(0);
+    this.len = 0;
+  }
+
+  private append(bytes: Uint8Array, off: number, n: number): void {
+    const need = this.len + n;
+    if (need > this.win.length) {
+      // Grown on demand: a small message never holds a full batch's worth of memory.
+      const grown = Buffer.allocUnsafe(Math.min(SCAN_BATCH + MAX_TAIL, Math.max(need, this.win.length * 2, 4096)));
+      this.win.copy(grown, 0, 0, this.len);
+      this.win = grown;
+    }
+    this.win.set(bytes.subarray(off, off + n), this.len);
+    this.len = need;
+    this.pending += n;
   }
 
   private scan(final: boolean): void {
-    this.scanView(this.buf, this.opts.chainPrefix ?? [], !final, this.bufStart, 0, null);
+    this.scanView(this.win.subarray(0, this.len), this.opts.chainPrefix ?? [], !final, this.bufStart, 0, null);
     this.pending = 0;
     if (!final) this.trim();
   }
 
   private trim(): void {
-    if (this.buf.length <= SCAN_OVERLAP) return;
-    let cut = this.buf.length - SCAN_OVERLAP;
+    const win = this.win;
+    const len = this.len;
+    if (len <= SCAN_OVERLAP) return;
+    let cut = len - SCAN_OVERLAP;
     // Keep an encoded run whole (up to MAX_TAIL) so base64 decodes from its real start.
-    const floor = Math.max(0, this.buf.length - MAX_TAIL);
-    while (cut > floor && TOKEN_CHAR[this.buf.charCodeAt(cut - 1) & 255] === 1) cut--;
-    if (cut === floor && floor > 0) cut = this.buf.length - SCAN_OVERLAP;
-    this.buf = this.buf.slice(cut);
+    const floor = Math.max(0, len - MAX_TAIL);
+    while (cut > floor && TOKEN_CHAR[win[cut - 1]!] === 1) cut--;
+    if (cut === floor && floor > 0) cut = len - SCAN_OVERLAP;
+    win.copyWithin(0, cut, len);
+    this.len = len - cut;
     this.bufStart += cut;
   }
 
@@ -114,35 +144,42 @@ export class TextEngine {
    * view this one was decoded from (used to drop a `json` label when the match was already plain).
    */
   private scanView(
-    text: string,
+    view: Buffer,
     chain: readonly string[],
     openEnd: boolean,
     base: number,
     depth: number,
-    parent: string | null,
+    parent: Buffer | null,
   ): void {
-    const json = decodeJsonEscapes(text);
-    const primary = json ?? text;
+    const json = decodeJsonEscapes(view);
+    const primary = json ?? view;
     const primaryChain = json ? [...chain, 'json'] : chain;
-    this.runRules(primary, primaryChain, openEnd, base, json ? text : parent);
+    this.runRules(primary, primaryChain, openEnd, base, json ? view : parent);
 
     const pct = decodePercent(primary);
     if (pct !== null) this.runRules(pct, [...primaryChain, 'percent'], openEnd, base, primary);
 
     if (depth >= MAX_DECODE_DEPTH) return;
     for (const run of decodeEncodedRuns(primary, openEnd)) {
-      this.scanView(run.text, [...primaryChain, run.kind], false, base + run.start, depth + 1, null);
+      this.scanView(run.bytes, [...primaryChain, run.kind], false, base + run.start, depth + 1, null);
     }
   }
 
-  private runRules(view: string, chain: readonly string[], openEnd: boolean, base: number, plain: string | null): void {
+  private runRules(
+    bytes: Buffer,
+    chain: readonly string[],
+    openEnd: boolean,
+    base: number,
+    plain: Buffer | null,
+  ): void {
     // Past the per-message cap nothing more can be reported: stop paying for rule evaluation.
     if (this.reported >= this.maxDetections) {
       this.capped = true;
       return;
     }
-    const candidates = this.prefilter.candidates(view);
+    const candidates = this.prefilter.candidates(bytes);
     if (candidates.length === 0) return;
+    const view = bytes.toString('latin1');
 
     const hits: PendingHit[] = [];
     for (const rule of candidates) {
@@ -173,7 +210,7 @@ export class TextEngine {
       this.reported++;
       // A match that is also in the text before JSON unescaping was not hidden by JSON: don't claim it was.
       let shownChain = chain;
-      if (chain[chain.length - 1] === 'json' && plain !== null && plain.includes(matched)) {
+      if (chain[chain.length - 1] === 'json' && plain !== null && plain.includes(matched, 0, 'latin1')) {
         shownChain = chain.slice(0, -1);
       }
       const snippet = buildSnippet({
