@@ -31,6 +31,20 @@ async function scanChunks(chunks: Buffer[], o: MessageScanOptions) {
 }
 
 describe('streaming scanner', () => {
+  it('scans a large chunk where it lies without ever writing to it, and finds keys across its batch edges', async () => {
+    // One chunk larger than several batches: the engine scans it in place and must copy, not move, its tail.
+    const keys = [anthropicKey(), anthropicKey(), anthropicKey()];
+    const filler = (n: number) => 'lorem ipsum dolor sit amet, '.repeat(Math.ceil(n / 28)).slice(0, n);
+    const text = `${filler(64 * 1024 - 40)} ${keys[0]!.text} ${filler(64 * 1024)} ${keys[1]!.text} ${filler(70_000)} ${keys[2]!.text}`;
+    const body = Buffer.from(text, 'latin1');
+    const before = Buffer.from(body);
+    for (const chunking of [[body], [body.subarray(0, 100), body.subarray(100)]]) {
+      const r = await scanChunks(chunking, opts('outbound'));
+      expect(r.detections.filter((d) => d.pattern === 'ai_api_key')).toHaveLength(3);
+      expect(body.equals(before)).toBe(true);
+    }
+  });
+
   it('finds a key split across two chunks at every split point, exactly once, redacted', async () => {
     const key = anthropicKey();
     const body = Buffer.from(`{"messages":[{"role":"user","content":"here: ${key.text} thanks"}]}`);

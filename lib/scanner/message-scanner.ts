@@ -55,8 +55,9 @@ export class MessageScanner {
   private truncated = false;
   private decodeError: string | undefined;
   private closed = false;
-  private settled: Promise<void>;
-  private resolveSettled!: () => void;
+  /** Every byte fed has been scanned (or scanning failed); `end()` waits for this. */
+  private settled = false;
+  private onSettled: (() => void) | null = null;
 
   constructor(private readonly opts: MessageScanOptions) {
     this.engine = new TextEngine({
@@ -82,7 +83,6 @@ export class MessageScanner {
     } else {
       this.sse = null;
     }
-    this.settled = new Promise((r) => (this.resolveSettled = r));
     const enc = parseContentEncoding(opts.contentEncoding);
     if (enc.unsupported) this.decodeError = `unsupported content-encoding "${enc.unsupported}", scanned as is`;
     // Decoded in reverse of the order applied; the chain reads outermost first.
@@ -146,6 +146,12 @@ export class MessageScanner {
     }
   }
 
+  private resolveSettled(): void {
+    this.settled = true;
+    this.onSettled?.();
+    this.onSettled = null;
+  }
+
   private fail(err: unknown): void {
     // A scanner bug must not take the proxy down: record it and stop scanning this message.
     this.decodeError = `scanner error: ${err instanceof Error ? err.message : String(err)}`;
@@ -174,7 +180,8 @@ export class MessageScanner {
       if (this.decoder) this.decoder.end();
       else this.finishEngine();
     }
-    await this.settled;
+    // A promise only when decoding is still running: most messages are settled by now.
+    if (!this.settled) await new Promise<void>((r) => (this.onSettled = r));
     return this.summary();
   }
 

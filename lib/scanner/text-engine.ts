@@ -59,10 +59,17 @@ interface PendingHit {
 const TOKEN_CHAR = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-') TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
+const EMPTY = Buffer.alloc(0);
+
 export class TextEngine {
   /** The window: `win[0, len)` holds the kept tail and the bytes not yet scanned. */
-  private win: Buffer = Buffer.alloc(0);
+  private win: Buffer = EMPTY;
   private len = 0;
+  /**
+   * False while `win` is the caller's own chunk (a message that arrives in one piece, the common case
+   * for API requests, is scanned where it lies); it is copied before anything is appended or moved.
+   */
+  private owned = true;
   /** Absolute offset (in decoded message bytes) of win[0]. */
   private bufStart = 0;
   private pending = 0;
@@ -84,8 +91,11 @@ export class TextEngine {
     return this.seen;
   }
 
-  /** Feeds bytes (read as latin1). Scans whenever a batch is full, so the window never exceeds a batch plus its tail. */
-  feed(bytes: Uint8Array): void {
+  /**
+   * Feeds bytes (read as latin1); they must not change until the next feed or finish. Scans whenever a
+   * batch is full, so the window never exceeds a batch plus its tail.
+   */
+  feed(bytes: Buffer): void {
     let off = 0;
     while (off < bytes.length) {
       const take = Math.min(bytes.length - off, SCAN_BATCH - this.pending);
@@ -102,19 +112,29 @@ export class TextEngine {
 
   finish(): void {
     if (this.pending > 0) this.scan(true);
-    this.win = Buffer.alloc(0);
+    this.win = EMPTY;
     this.len = 0;
+    this.owned = true;
   }
 
-  private append(bytes: Uint8Array, off: number, n: number): void {
+  private append(bytes: Buffer, off: number, n: number): void {
+    if (this.len === 0) {
+      this.win = off === 0 && n === bytes.length ? bytes : bytes.subarray(off, off + n);
+      this.len = n;
+      this.pending += n;
+      this.owned = false;
+      return;
+    }
     const need = this.len + n;
-    if (need > this.win.length) {
+    if (!this.owned || need > this.win.length) {
       // Grown on demand: a small message never holds a full batch's worth of memory.
-      const grown = Buffer.allocUnsafe(Math.min(SCAN_BATCH + MAX_TAIL, Math.max(need, this.win.length * 2, 4096)));
+      const size = Math.min(SCAN_BATCH + MAX_TAIL, Math.max(need, this.owned ? this.win.length * 2 : 0, 1024));
+      const grown = Buffer.allocUnsafe(size);
       this.win.copy(grown, 0, 0, this.len);
       this.win = grown;
+      this.owned = true;
     }
-    this.win.set(bytes.subarray(off, off + n), this.len);
+    bytes.copy(this.win, this.len, off, off + n);
     this.len = need;
     this.pending += n;
   }
@@ -134,7 +154,14 @@ export class TextEngine {
     const floor = Math.max(0, len - MAX_TAIL);
     while (cut > floor && TOKEN_CHAR[win[cut - 1]!] === 1) cut--;
     if (cut === floor && floor > 0) cut = len - SCAN_OVERLAP;
-    win.copyWithin(0, cut, len);
+    if (this.owned) {
+      win.copyWithin(0, cut, len);
+    } else {
+      // The caller's chunk is never written to: the tail moves into a buffer of our own.
+      this.win = Buffer.allocUnsafe(SCAN_BATCH + MAX_TAIL);
+      win.copy(this.win, 0, cut, len);
+      this.owned = true;
+    }
     this.len = len - cut;
     this.bufStart += cut;
   }
