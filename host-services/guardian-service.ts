@@ -292,11 +292,7 @@ export class GuardianService implements GuardianApi {
           this.opts.log('warn', `stop: ${(err as Error).message}`);
         }
       }
-      // Cut-off messages are scanned up to where they stopped (their bytes may already be upstream) from
-      // the 'close' events of the connections the proxy just destroyed. Those run after the server's own
-      // close callback (socket handles close in a later loop phase, then the request's 'close' follows):
-      // let them run before the log stops taking findings, or their findings would be dropped.
-      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+      // The proxy's stop waited for the scans of the messages it cut off: their findings are in the queue.
       await this.store.close();
     })();
     return this.stopping;

@@ -73,6 +73,8 @@ const AUTH_REQUIRED =
 const MAX_CONTEXTS = 1000;
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const HEADERS_TIMEOUT_MS = 30_000;
+/** How long stop() waits for the scans of messages it cut off. */
+const STOP_SCAN_WAIT_MS = 2_000;
 const HOP_HEADERS = new Set(['proxy-authorization', 'proxy-connection']);
 
 /** Close codes a WebSocket endpoint may send (1005 "no status" and 1006 "abnormal" are only ever observed). */
@@ -201,6 +203,9 @@ export class GuardianProxy extends Proxy {
   private innerServer: http.Server | undefined;
   private innerWss: WebSocketServer | undefined;
   private readonly sockets = new Set<Duplex>();
+  /** Body scans not yet reported (each ends with its message, cut off or complete). */
+  private readonly liveScans = new Set<object>();
+  private onScansDrained: (() => void) | undefined;
   /** Keep-alive upstream connections of the proxy's own HTTP client (forward-request.ts). */
   private pool: UpstreamPool | undefined;
   /** Proxied WebSockets being taken down (a close and an error may both arrive: act once). */
@@ -316,6 +321,9 @@ export class GuardianProxy extends Proxy {
     this.httpsAgent.destroy();
     this.pool?.destroy();
     await closed;
+    // Messages cut off just now are scanned as far as they arrived (their bytes may already be upstream);
+    // their scans end from the connections' close events: wait for them, so no finding is lost.
+    await this.scansDrained(STOP_SCAN_WAIT_MS);
   }
 
   private admit(socket: net.Socket): void {
@@ -612,15 +620,37 @@ export class GuardianProxy extends Proxy {
 
   /** A body tap that feeds a scanner and reports its summary when the body ends. */
   private tap(scanner: MessageScanner): BodyTap {
+    const token = {};
+    this.liveScans.add(token);
     return {
       write: (chunk) => scanner.write(chunk),
       end: (complete) => {
-        (complete ? scanner.end() : scanner.abort()).then(
-          (s) => this.g.sink.scanned(s),
-          (err: Error) => this.g.log('error', `scan failed: ${err.message}`),
-        );
+        (complete ? scanner.end() : scanner.abort())
+          .then(
+            (s) => this.g.sink.scanned(s),
+            (err: Error) => this.g.log('error', `scan failed: ${err.message}`),
+          )
+          .finally(() => this.scanDone(token));
       },
     };
+  }
+
+  private scanDone(token: object): void {
+    this.liveScans.delete(token);
+    if (this.liveScans.size === 0) this.onScansDrained?.();
+  }
+
+  /** Resolves once every body scan has reported (or after `ms`, whatever is still open). */
+  private scansDrained(ms: number): Promise<void> {
+    if (this.liveScans.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.onScansDrained = done;
+    });
   }
 
   private scanRequestHead(req: http.IncomingMessage, destHost: string, meta: MessageMeta): void {
