@@ -161,34 +161,44 @@ function upgradeTarget(req: http.IncomingMessage): { target: HostPort; secure: b
   }
 }
 
-/** A header's value from raw header pairs (the first one), case-insensitively. */
-function headerValue(raw: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1];
-  return undefined;
-}
-
 const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)/i;
 
 /**
  * Where a request outside a tunnel goes: the authority of an absolute-form target (`http://h:p/x`,
  * also `https://`), else the Host header of an origin-form one. Null when nothing reachable is named.
  */
+/** Targets parsed from authorities (`host:port` and scheme): agents talk to a few hosts, over and over. */
+const targetCache = new Map<string, UpstreamTarget | null>();
+const TARGET_CACHE_MAX = 1000;
+
+function cachedTarget(authority: string | undefined, tls: boolean): UpstreamTarget | null {
+  if (authority === undefined) return null;
+  const key = tls ? `s${authority}` : `p${authority}`;
+  let t = targetCache.get(key);
+  if (t === undefined) {
+    const hp = parseHostPort(authority, tls ? 443 : 80);
+    t = hp ? { host: hp.host, port: hp.port, tls } : null;
+    if (targetCache.size >= TARGET_CACHE_MAX) targetCache.clear();
+    targetCache.set(key, t);
+  }
+  return t;
+}
+
 function requestTarget(
   req: http.IncomingMessage,
   isSSL: boolean,
 ): { target: UpstreamTarget; path: string; absolute: boolean } | null {
   const url = req.url ?? '/';
-  const m = ABSOLUTE.exec(url);
-  if (m) {
-    const tls = m[1]!.toLowerCase() === 'https';
-    const hp = parseHostPort(m[2], tls ? 443 : 80);
-    if (!hp) return null;
-    const rest = m[3] ?? '';
-    return { target: { ...hp, tls }, path: rest.startsWith('/') ? rest : `/${rest}`, absolute: true };
+  if (url.startsWith('/')) {
+    const target = cachedTarget(req.headers.host, isSSL);
+    return target ? { target, path: url, absolute: false } : null;
   }
-  if (!url.startsWith('/')) return null;
-  const hp = parseHostPort(req.headers.host, isSSL ? 443 : 80);
-  return hp ? { target: { ...hp, tls: isSSL }, path: url, absolute: false } : null;
+  const m = ABSOLUTE.exec(url);
+  if (!m) return null;
+  const target = cachedTarget(m[2], m[1]!.toLowerCase() === 'https');
+  if (!target) return null;
+  const rest = m[3] ?? '';
+  return { target, path: rest.startsWith('/') ? rest : `/${rest}`, absolute: true };
 }
 
 function clientAddress(socket: Duplex | undefined): string {
@@ -601,20 +611,9 @@ export class GuardianProxy extends Proxy {
         : null,
       // No scanner for answers that carry no body (HEAD, 204, 304, an empty body).
       responseTap: (head) =>
-        req.method === 'HEAD' ||
-        head.status === 204 ||
-        head.status === 304 ||
-        headerValue(head.rawHeaders, 'content-length') === '0'
+        req.method === 'HEAD' || head.status === 204 || head.status === 304 || head.contentLength === 0
           ? null
-          : this.tap(
-              this.scanner(
-                'inbound',
-                target.host,
-                headerValue(head.rawHeaders, 'content-encoding'),
-                inMeta,
-                headerValue(head.rawHeaders, 'content-type'),
-              ),
-            ),
+          : this.tap(this.scanner('inbound', target.host, head.contentEncoding, inMeta, head.contentType)),
     });
   }
 
@@ -624,8 +623,16 @@ export class GuardianProxy extends Proxy {
     this.liveScans.add(token);
     return {
       write: (chunk) => scanner.write(chunk),
-      end: (complete) => {
-        (complete ? scanner.end() : scanner.abort())
+      end: () => {
+        // A cut-off message is scanned as far as it arrived, like a complete one (abort() is end()).
+        const now = scanner.endNow();
+        if (now) {
+          this.g.sink.scanned(now);
+          this.scanDone(token);
+          return;
+        }
+        scanner
+          .end()
           .then(
             (s) => this.g.sink.scanned(s),
             (err: Error) => this.g.log('error', `scan failed: ${err.message}`),

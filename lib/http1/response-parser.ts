@@ -11,6 +11,13 @@ export interface ResponseHead {
   reason: string;
   /** Alternating names and values, as received. */
   rawHeaders: string[];
+  /** Content-Length, or -1 when there is none. */
+  contentLength: number;
+  /** The body is chunked (Transfer-Encoding ends in `chunked`). */
+  chunked: boolean;
+  /** First Content-Type / Content-Encoding values, if any (the proxy's scanners need them). */
+  contentType?: string;
+  contentEncoding?: string;
 }
 
 export interface ResponseEvents {
@@ -39,7 +46,6 @@ const STATUS_LINE = /^HTTP\/(1\.[01]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$
 const CONTENT_LENGTH = /^[0-9]{1,15}$/;
 /** Control characters other than HTAB are not allowed in a header value. */
 const CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
-const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;.*)?$/;
 const CRLF2 = Buffer.from('\r\n\r\n');
 
@@ -183,6 +189,8 @@ export class ResponseParser {
     let chunked = false;
     let transferEncoding = false;
     let connection = '';
+    let contentType: string | undefined;
+    let contentEncoding: string | undefined;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(':');
@@ -192,9 +200,15 @@ export class ResponseParser {
       const raw = line.slice(colon + 1);
       if (CONTROL.test(raw)) fail('malformed header value');
       // Optional whitespace around a value is spaces and tabs only (String.trim would also eat \v, \f, \xa0).
-      const value = raw.replace(OWS_EDGES, '');
+      let from = 0;
+      let to = raw.length;
+      while (from < to && (raw.charCodeAt(from) === 0x20 || raw.charCodeAt(from) === 0x09)) from++;
+      while (to > from && (raw.charCodeAt(to - 1) === 0x20 || raw.charCodeAt(to - 1) === 0x09)) to--;
+      const value = from === 0 && to === raw.length ? raw : raw.slice(from, to);
       rawHeaders.push(name, value);
-      const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
+      // Only the names the framing and the scanners need are compared (by length first: cheap).
+      const n = name.length;
+      const lower = n === 14 || n === 17 || n === 10 || n === 12 || n === 16 ? name.toLowerCase() : '';
       if (lower === 'content-length') {
         if (!CONTENT_LENGTH.test(value)) fail('malformed content-length');
         const n = Number(value);
@@ -206,6 +220,10 @@ export class ResponseParser {
         chunked = codings[codings.length - 1]!.trim() === 'chunked';
       } else if (lower === 'connection') {
         connection += `,${value.toLowerCase()}`;
+      } else if (lower === 'content-type') {
+        contentType ??= value;
+      } else if (lower === 'content-encoding') {
+        contentEncoding ??= value;
       }
     }
     if (status < 200) {
@@ -232,7 +250,16 @@ export class ResponseParser {
       next = State.UntilClose;
     }
     if (next === State.UntilClose) this.keepAlive = false;
-    this.ev.onHead({ version, status, reason: m[3] ?? '', rawHeaders });
+    this.ev.onHead({
+      version,
+      status,
+      reason: m[3] ?? '',
+      rawHeaders,
+      contentLength,
+      chunked: next === State.ChunkSize,
+      contentType,
+      contentEncoding,
+    });
     if (next === State.Done) this.finish();
     else this.state = next;
   }

@@ -186,6 +186,20 @@ export class MessageScanner {
   }
 
   /**
+   * Ends the message like `end()`, but returns the summary at once when every byte has already been
+   * scanned (no content decoding still running), and null otherwise: then `end()` must be awaited. The
+   * proxy's common case (identity bodies) needs no promise at all.
+   */
+  endNow(): ScanSummary | null {
+    if (!this.closed) {
+      this.closed = true;
+      if (this.decoder) this.decoder.end();
+      else this.finishEngine();
+    }
+    return this.settled ? this.summary() : null;
+  }
+
+  /**
    * The message was cut off (client or upstream went away): scan what arrived and stop. Compressed
    * bytes already handed to the decoder are flushed and scanned, not dropped: an upstream that sends
    * a compressed body and then resets the connection must not slip it past the scan. The work stays

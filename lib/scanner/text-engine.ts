@@ -73,7 +73,8 @@ export class TextEngine {
   /** Absolute offset (in decoded message bytes) of win[0]. */
   private bufStart = 0;
   private pending = 0;
-  private readonly seen: Set<string>;
+  /** (rule, fingerprint) pairs reported; made on the first hit (most messages have none). */
+  private seen: Set<string> | null;
   private readonly maxDetections: number;
   private readonly prefilter: KeywordPrefilter;
   reported = 0;
@@ -83,12 +84,12 @@ export class TextEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.maxDetections = opts.maxDetections ?? 32;
-    this.seen = opts.seen ?? new Set<string>();
+    this.seen = opts.seen ?? null;
     this.prefilter = prefilterFor(opts.rules);
   }
 
   get seenSet(): Set<string> {
-    return this.seen;
+    return (this.seen ??= new Set<string>());
   }
 
   /**
@@ -228,8 +229,9 @@ export class TextEngine {
       const fpInput = exfil ? matched : matched.toLowerCase().replace(/\s+/g, ' ');
       const fp = fingerprint(this.opts.salt, fpInput);
       const key = `${rule.id}\u0000${fp}`;
-      if (this.seen.has(key)) continue;
-      if (this.seen.size < 4096) this.seen.add(key);
+      const seen = this.seenSet;
+      if (seen.has(key)) continue;
+      if (seen.size < 4096) seen.add(key);
       if (this.reported >= this.maxDetections) {
         this.overflow++;
         continue;
