@@ -214,7 +214,7 @@ export class GuardianProxy extends Proxy {
   private innerWss: WebSocketServer | undefined;
   private readonly sockets = new Set<Duplex>();
   /** Body scans not yet reported (each ends with its message, cut off or complete). */
-  private readonly liveScans = new Set<object>();
+  private liveScans = 0;
   private onScansDrained: (() => void) | undefined;
   /** Keep-alive upstream connections of the proxy's own HTTP client (forward-request.ts). */
   private pool: UpstreamPool | undefined;
@@ -619,8 +619,7 @@ export class GuardianProxy extends Proxy {
 
   /** A body tap that feeds a scanner and reports its summary when the body ends. */
   private tap(scanner: MessageScanner): BodyTap {
-    const token = {};
-    this.liveScans.add(token);
+    this.liveScans++;
     return {
       write: (chunk) => scanner.write(chunk),
       end: () => {
@@ -628,7 +627,7 @@ export class GuardianProxy extends Proxy {
         const now = scanner.endNow();
         if (now) {
           this.g.sink.scanned(now);
-          this.scanDone(token);
+          this.scanDone();
           return;
         }
         scanner
@@ -637,19 +636,18 @@ export class GuardianProxy extends Proxy {
             (s) => this.g.sink.scanned(s),
             (err: Error) => this.g.log('error', `scan failed: ${err.message}`),
           )
-          .finally(() => this.scanDone(token));
+          .finally(() => this.scanDone());
       },
     };
   }
 
-  private scanDone(token: object): void {
-    this.liveScans.delete(token);
-    if (this.liveScans.size === 0) this.onScansDrained?.();
+  private scanDone(): void {
+    if (--this.liveScans === 0) this.onScansDrained?.();
   }
 
   /** Resolves once every body scan has reported (or after `ms`, whatever is still open). */
   private scansDrained(ms: number): Promise<void> {
-    if (this.liveScans.size === 0) return Promise.resolve();
+    if (this.liveScans === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {

@@ -58,14 +58,21 @@ export class UpstreamPool {
   private readonly open = new Set<UpstreamConn>();
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
+  private readonly idleMs: number;
+  private readonly maxIdle: number;
 
   constructor(
     private readonly opts: {
       secureContext: tls.SecureContext;
       upstreamProxy?: UpstreamProxy;
+      /** Defaults IDLE_MS and MAX_IDLE_PER_TARGET (lowered by tests). */
+      idleMs?: number;
+      maxIdlePerTarget?: number;
     },
   ) {
-    this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, IDLE_MS));
+    this.idleMs = opts.idleMs ?? IDLE_MS;
+    this.maxIdle = opts.maxIdlePerTarget ?? MAX_IDLE_PER_TARGET;
+    this.sweeper = setInterval(() => this.sweep(), Math.min(5_000, this.idleMs));
     this.sweeper.unref();
   }
 
@@ -121,7 +128,7 @@ export class UpstreamPool {
       list = [];
       this.idle.set(conn.key, list);
     }
-    if (list.length >= MAX_IDLE_PER_TARGET) {
+    if (list.length >= this.maxIdle) {
       s.destroy();
       return;
     }
@@ -139,6 +146,11 @@ export class UpstreamPool {
     conn.socket.destroy();
   }
 
+  /** Idle connections to `t` (for status and tests). */
+  idleCount(t: UpstreamTarget): number {
+    return this.idle.get(keyOf(t))?.length ?? 0;
+  }
+
   /** Closes every connection, idle or in use. */
   destroy(): void {
     this.closed = true;
@@ -152,7 +164,7 @@ export class UpstreamPool {
     const now = Date.now();
     for (const [key, list] of this.idle) {
       const keep = list.filter((c) => {
-        if (now - c.idleSince < IDLE_MS) return true;
+        if (now - c.idleSince < this.idleMs) return true;
         c.socket.destroy();
         return false;
       });

@@ -9,14 +9,17 @@ export type ContentCoding = 'gzip' | 'deflate' | 'br';
 
 export interface ParsedEncoding {
   /** Codings in the order they were applied by the sender (decode in reverse). */
-  codings: ContentCoding[];
+  codings: readonly ContentCoding[];
   /** A coding we cannot decode (the body is then scanned as is). */
   unsupported?: string;
 }
 
+/** No Content-Encoding (the common case), shared. */
+const IDENTITY: ParsedEncoding = Object.freeze({ codings: Object.freeze([]) });
+
 export function parseContentEncoding(header: string | undefined): ParsedEncoding {
+  if (!header) return IDENTITY;
   const codings: ContentCoding[] = [];
-  if (!header) return { codings };
   for (const raw of header.split(',')) {
     const c = raw.trim().toLowerCase();
     if (c === '' || c === 'identity') continue;

@@ -24,11 +24,15 @@ for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+
  * byte it looks back first; a word shorter than `min` ends that look within a few bytes, and the next
  * run can then only start after it, so ordinary prose costs a few reads per `min` bytes.
  */
-export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFINITY): [number, number][] {
-  const out: [number, number][] = [];
+const NO_RUNS: readonly never[] = Object.freeze([]);
+
+export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFINITY): readonly [number, number][] {
+  // Most views have no run: no array is made for them.
+  let out: [number, number][] | null = null;
   const n = s.length;
   let i = min - 1;
-  while (i < n && out.length < max) {
+  let found = 0;
+  while (i < n && found < max) {
     if (RUN_CHAR[s[i]!] !== 1) {
       i += min;
       continue;
@@ -70,10 +74,11 @@ export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFIN
     while (b < n && RUN_CHAR[s[b]!] === 1) b++;
     let e = b;
     while (e < n && e - b < 2 && s[e] === 0x3d) e++; // '=' padding
-    out.push([a, e]);
+    (out ??= []).push([a, e]);
+    found++;
     i = b + min;
   }
-  return out;
+  return out ?? NO_RUNS;
 }
 
 export interface DecodedRun {
@@ -107,8 +112,8 @@ function allHex(s: Uint8Array, a: number, b: number): boolean {
  * Decodes the text-bearing base64/hex runs of `view`. `openEnd` says the view may continue past its
  * end (streaming): a run touching the end is left for the next pass, when it is complete.
  */
-export function decodeEncodedRuns(view: Buffer, openEnd: boolean, maxRuns = 64): DecodedRun[] {
-  const runs: DecodedRun[] = [];
+export function decodeEncodedRuns(view: Buffer, openEnd: boolean, maxRuns = 64): readonly DecodedRun[] {
+  let runs: DecodedRun[] | null = null;
   for (const [start, end] of findRuns(view, MIN_B64_RUN, 4096)) {
     if (openEnd && end >= view.length) break;
     let stop = Math.min(end, start + MAX_RUN);
@@ -129,8 +134,8 @@ export function decodeEncodedRuns(view: Buffer, openEnd: boolean, maxRuns = 64):
       kind = 'base64';
     }
     if (!looksLikeText(buf)) continue;
-    runs.push({ start, end, kind, bytes: buf });
+    (runs ??= []).push({ start, end, kind, bytes: buf });
     if (runs.length >= maxRuns) break;
   }
-  return runs;
+  return runs ?? NO_RUNS;
 }

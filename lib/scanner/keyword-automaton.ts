@@ -187,6 +187,8 @@ function continueDfa(d: Dfa, bytes: Uint8Array, st: number, from: number, to: nu
   return mask;
 }
 
+const NO_RULES: readonly Rule[] = Object.freeze([]);
+
 export class KeywordPrefilter {
   private readonly groups: { rules: readonly Rule[]; dfa: Dfa }[] = [];
 
@@ -198,13 +200,15 @@ export class KeywordPrefilter {
   }
 
   /** Rules with at least one keyword (case-insensitively) in the latin1 `bytes`, in rule order. */
-  candidates(bytes: Uint8Array): Rule[] {
-    const out: Rule[] = [];
+  candidates(bytes: Uint8Array): readonly Rule[] {
+    // Most views match no keyword: no array is made for them.
+    let out: Rule[] | null = null;
     for (const g of this.groups) {
       const mask = runDfaLanes(g.dfa, bytes);
       if (mask === 0) continue;
+      out ??= [];
       for (let i = 0; i < g.rules.length; i++) if (mask & (1 << i)) out.push(g.rules[i]!);
     }
-    return out;
+    return out ?? NO_RULES;
   }
 }
