@@ -86,7 +86,7 @@ export class MessageScanner {
     const enc = parseContentEncoding(opts.contentEncoding);
     if (enc.unsupported) this.decodeError = `unsupported content-encoding "${enc.unsupported}", scanned as is`;
     // Decoded in reverse of the order applied; the chain reads outermost first.
-    this.contentCoding = [...enc.codings].reverse().join('>');
+    this.contentCoding = enc.codings.length === 0 ? '' : [...enc.codings].reverse().join('>');
     this.decoder =
       enc.codings.length > 0
         ? new ContentDecoder(enc.codings, opts.maxScanBytes + 1, {
