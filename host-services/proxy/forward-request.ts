@@ -60,6 +60,21 @@ const HOP_RESPONSE = new Set([
 ]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Whether a request has a body and whether it is chunked, read from its raw headers: `req.headers` is
+ * built lazily by Node from all of them on first use, work a plain GET does not need.
+ */
+export function requestFraming(raw: readonly string[]): { chunked: boolean; hasBody: boolean } {
+  let chunked = false;
+  let length = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!.length;
+    if (n === 17 && raw[i]!.toLowerCase() === 'transfer-encoding') chunked = true;
+    else if (n === 14 && raw[i]!.toLowerCase() === 'content-length') length = Number(raw[i + 1]) || 0;
+  }
+  return { chunked, hasBody: chunked || length > 0 };
+}
+
 /** Header names listed in Connection (they are hop-by-hop too); null when there are none. */
 function connectionListed(raw: string[]): Set<string> | null {
   let out: Set<string> | null = null;
@@ -140,8 +155,9 @@ class Exchange implements ConnHolder, ResponseEvents {
   constructor(private readonly f: ForwardRequest) {
     const { req } = f;
     this.method = req.method ?? 'GET';
-    this.chunked = req.headers['transfer-encoding'] !== undefined;
-    this.hasBody = this.chunked || Number(req.headers['content-length'] ?? 0) > 0;
+    const framing = requestFraming(req.rawHeaders);
+    this.chunked = framing.chunked;
+    this.hasBody = framing.hasBody;
     this.requestDone = !this.hasBody;
     this.head = requestHead(f, this.chunked);
     this.requestTap = f.requestTap ?? null;

@@ -21,7 +21,7 @@ import type { ClientAllowlist } from './client-allowlist.js';
 import { formatHostPort, parseHostPort, type HostPort } from './connect-target.js';
 import { connectThrough, TunnelingHttpsAgent, upstreamHttpAgent, type UpstreamProxy } from './upstream-proxy.js';
 import { UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
-import { forwardRequest, type BodyTap } from './forward-request.js';
+import { forwardRequest, requestFraming, type BodyTap } from './forward-request.js';
 
 export interface HostCertificateSource {
   certFor(hostname: string): { cert: string; key: string };
@@ -616,7 +616,7 @@ export class GuardianProxy extends Proxy {
       this.g.log('error', `header scan failed: ${(err as Error).message}`);
     }
     // Most requests (GETs) have no body: skip the body scanner for them.
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    const { hasBody } = requestFraming(req.rawHeaders);
     forwardRequest({
       req,
       res,
