@@ -6,7 +6,7 @@ import net from 'node:net';
 import http from 'node:http';
 import { once } from 'node:events';
 import { startService, type TestService } from './support/service.js';
-import { viaProxyHttp } from './support/proxy-client.js';
+import { viaProxyHttp, waitFor } from './support/proxy-client.js';
 import { expandExample } from './support/expand-example.js';
 
 interface Received {
@@ -229,6 +229,43 @@ describe('what goes upstream', () => {
       expect(f[0]!.direction).toBe('outbound');
     } finally {
       await up.close();
+    }
+  });
+});
+
+describe('uploads the upstream answered early', () => {
+  it('an upload cut off after an early answer is scanned as far as it was forwarded', async () => {
+    // The upstream answers as soon as the request starts (like a 413 or an early 200), never reading on.
+    const srv = net.createServer((s) => {
+      s.on('error', () => undefined);
+      s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const port = (srv.address() as net.AddressInfo).port;
+    const key = expandExample('ghp_{{rand:alnum:36}}');
+    const client = net.connect(g.port, '127.0.0.1');
+    client.on('error', () => undefined);
+    try {
+      let answer = '';
+      client.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      // The secret goes upstream with the first part; the rest of the announced 100 000 bytes never comes.
+      client.write(
+        `POST http://127.0.0.1:${port}/up HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 100000\r\n\r\n` +
+          `{"token":"${key.text}",`,
+      );
+      await waitFor(
+        () => answer,
+        (a) => a.includes('\r\n\r\nok'),
+        'the early answer',
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      client.destroy();
+      const f = await g.findings(1, (x) => x.pattern === 'github_token' && x.dest === `127.0.0.1:${port}`);
+      expect(f[0]!.direction).toBe('outbound');
+    } finally {
+      client.destroy();
+      srv.close();
     }
   });
 });

@@ -243,10 +243,11 @@ class Exchange implements ConnHolder, ResponseEvents {
   // ---- the client going away ----
 
   private onClientClose(): void {
+    // An upload still running when the connection closes (even after the answer) is scanned as far as it came.
+    this.endRequestTap(false);
     const { res } = this.f;
     if (res.writableFinished && this.responseDone) return;
     this.abandoned = true;
-    this.endRequestTap(false);
     this.endResponseTap(false);
     this.dropUpstream();
   }

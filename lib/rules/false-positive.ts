@@ -38,7 +38,7 @@ const TEMPLATE_RE = /\$\{|\$\(|\{\{|\}\}|<[^<>\s]{1,60}>|%\([a-z_]{1,40}\)|^\$[A
 
 // Words that only appear in placeholders. Kept to 5+ letters so that random key material (the
 // `{{rand:…}}` parts of examples, real keys) contains one with negligible probability.
-const PLACEHOLDER_WORD_RE =
+export const PLACEHOLDER_WORD_RE =
   /your[-_ ]?(?:api[-_ ]?)?(?:key|token|secret|password|passwd|pass|access|account|own)|_here\b|here_|placeholder|redacted|changeme|change[-_]me|replace[-_]?(?:me|this|with)|insert[-_]|dummy|sample[-_]|example|notreal|not[-_]a[-_]real|fakekey|fake[-_]|abcdefgh|12345678|0123456/i;
 
 const LITERAL_PLACEHOLDERS = new Set(['null', 'none', 'undefined', 'true', 'false', 'enabled', 'disabled', 'secret']);

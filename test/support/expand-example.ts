@@ -1,6 +1,13 @@
 // Expands `{{rand:CHARSET:LEN}}` tokens in rule examples with crypto-random characters, so no
 // real-looking key is ever committed. Returns the random parts so tests can check they are redacted.
 import { randomInt } from 'node:crypto';
+import {
+  distinctChars,
+  isDocExample,
+  isPlaceholder,
+  PLACEHOLDER_WORD_RE,
+  shannonEntropy,
+} from '../../lib/rules/false-positive.js';
 
 const ALPHA_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const ALPHA_LOWER = 'abcdefghijklmnopqrstuvwxyz';
@@ -27,10 +34,32 @@ export function randomString(charset: string, length: number): string {
   return out;
 }
 
+function looksLikeFiller(part: string): boolean {
+  if (isPlaceholder(part) || isDocExample(part)) return true;
+  if (part.length >= 16) return distinctChars(part) < 6 || shannonEntropy(part) < 3;
+  return part.length >= 8 && (distinctChars(part) < 6 || shannonEntropy(part) < 2.5);
+}
+
+/** A filler word made of the draw together with the literal text next to it (`.01` + `2345605`). */
+function fillerAcross(before: string, part: string, after: string): boolean {
+  const s = before + part + after;
+  for (const m of s.matchAll(new RegExp(PLACEHOLDER_WORD_RE.source, 'gi'))) {
+    if (m.index < before.length + part.length && m.index + m[0].length > before.length) return true;
+  }
+  return false;
+}
+
 export function expandExample(template: string): { text: string; randomParts: string[] } {
   const randomParts: string[] = [];
-  const text = template.replace(TOKEN_RE, (_tok, charset: string, len: string) => {
-    const part = randomString(charset, Number(len));
+  const text = template.replace(TOKEN_RE, (tok: string, charset: string, len: string, offset: unknown) => {
+    const at = offset as number;
+    const before = template.slice(Math.max(0, at - 8), at);
+    const after = template.slice(at + tok.length, at + tok.length + 8);
+    let part = randomString(charset, Number(len));
+    // A draw can, rarely, look like filler (`FaKe-`, `dUmMy` inside the key) or be low in variety, which
+    // the rules skip on purpose (about 1 in 10 000 example expansions); an example must be a clear
+    // positive, so such a draw is made again.
+    while (looksLikeFiller(part) || fillerAcross(before, part, after)) part = randomString(charset, Number(len));
     randomParts.push(part);
     return part;
   });
