@@ -324,7 +324,10 @@ describe('per-group proxy credentials', () => {
       ['a missing credential', () => undefined],
       ['a wrong token (another group’s)', () => basic('alpha', tokens.beta)],
       // The last character changed to one it is not (a random token may already end in 'x').
-      ['a wrong token (altered)', () => basic('alpha', `${tokens.alpha.slice(0, -1)}${tokens.alpha.endsWith('x') ? 'y' : 'x'}`)],
+      [
+        'a wrong token (altered)',
+        () => basic('alpha', `${tokens.alpha.slice(0, -1)}${tokens.alpha.endsWith('x') ? 'y' : 'x'}`),
+      ],
       ['an unknown group', () => basic('gamma', tokens.alpha)],
       ['an empty group name', () => `Basic ${b64(`:${tokens.alpha}`)}`],
       ['a malformed header (not base64)', () => 'Basic !!not-base64!!'],
