@@ -310,7 +310,10 @@ class Exchange implements ConnHolder, ResponseEvents {
     const u = this.conn?.socket;
     if (!this.f.res.write(chunk) && u && !u.isPaused()) {
       u.pause();
-      this.f.res.once('drain', () => u.resume());
+      // Only while this exchange still holds the connection: once pooled, it may be paused by another.
+      this.f.res.once('drain', () => {
+        if (this.conn?.socket === u) u.resume();
+      });
     }
     this.responseTap?.write(chunk);
   }
