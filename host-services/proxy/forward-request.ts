@@ -27,6 +27,8 @@ export interface ForwardRequest {
   path: string;
   /** True when the client named the target in absolute form: its Host header is then replaced. */
   absolute: boolean;
+  /** The request's body framing (requestFraming of its raw headers). */
+  framing: { chunked: boolean; hasBody: boolean };
   pool: UpstreamPool;
   upstreamProxy?: UpstreamProxy;
   requestTap?: BodyTap | null;
@@ -155,9 +157,8 @@ class Exchange implements ConnHolder, ResponseEvents {
   constructor(private readonly f: ForwardRequest) {
     const { req } = f;
     this.method = req.method ?? 'GET';
-    const framing = requestFraming(req.rawHeaders);
-    this.chunked = framing.chunked;
-    this.hasBody = framing.hasBody;
+    this.chunked = f.framing.chunked;
+    this.hasBody = f.framing.hasBody;
     this.requestDone = !this.hasBody;
     this.head = requestHead(f, this.chunked);
     this.requestTap = f.requestTap ?? null;

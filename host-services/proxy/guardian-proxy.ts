@@ -22,6 +22,7 @@ import { formatHostPort, parseHostPort, type HostPort } from './connect-target.j
 import { connectThrough, TunnelingHttpsAgent, upstreamHttpAgent, type UpstreamProxy } from './upstream-proxy.js';
 import { UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
 import { forwardRequest, requestFraming, type BodyTap } from './forward-request.js';
+import type { ResponseHead } from '../../lib/http1/response-parser.js';
 
 export interface HostCertificateSource {
   certFor(hostname: string): { cert: string; key: string };
@@ -582,54 +583,31 @@ export class GuardianProxy extends Proxy {
       this.g.counters.upstream_errors++;
       this.g.log('warn', `upstream ${dest}: ${`${err.code ?? ''} ${err.message}`.trim()}`);
     };
-    // Object literals written out, never spread: spreading a base object into the request's options
-    // measured ~25 µs more per request here (1.3x the requests per second without it).
-    if (hostMatches(target.host, this.g.allowHosts)) {
-      forwardRequest({
-        req,
-        res,
-        target,
+    const framing = requestFraming(req.rawHeaders);
+    let requestTap: BodyTap | null = null;
+    let responseTap: ((head: ResponseHead) => BodyTap | null) | null = null;
+    if (!hostMatches(target.host, this.g.allowHosts)) {
+      const protocol: Protocol = target.tls ? 'https' : 'http';
+      const outMeta: MessageMeta = {
+        direction: 'outbound',
+        protocol,
+        source: info.client,
+        dest,
+        method: req.method,
         path,
-        absolute,
-        pool: this.pool!,
-        upstreamProxy: this.g.upstreamProxy,
-        requestTap: null,
-        responseTap: null,
-        onUpstreamError,
-      });
-      return;
-    }
-
-    const protocol: Protocol = target.tls ? 'https' : 'http';
-    const outMeta: MessageMeta = {
-      direction: 'outbound',
-      protocol,
-      source: info.client,
-      dest,
-      method: req.method,
-      path,
-      group,
-    };
-    try {
-      this.scanRequestHead(req, target.host, outMeta);
-    } catch (err) {
-      this.g.log('error', `header scan failed: ${(err as Error).message}`);
-    }
-    // Most requests (GETs) have no body: skip the body scanner for them.
-    const { hasBody } = requestFraming(req.rawHeaders);
-    forwardRequest({
-      req,
-      res,
-      target,
-      path,
-      absolute,
-      pool: this.pool!,
-      upstreamProxy: this.g.upstreamProxy,
-      requestTap: hasBody
-        ? this.tap(this.scanner('outbound', target.host, req.headers['content-encoding'], outMeta))
-        : null,
+        group,
+      };
+      try {
+        this.scanRequestHead(req, target.host, outMeta);
+      } catch (err) {
+        this.g.log('error', `header scan failed: ${(err as Error).message}`);
+      }
+      // Most requests (GETs) have no body: no body scanner for them.
+      if (framing.hasBody) {
+        requestTap = this.tap(this.scanner('outbound', target.host, req.headers['content-encoding'], outMeta));
+      }
       // No scanner for answers that carry no body (HEAD, 204, 304, an empty body).
-      responseTap: (head) =>
+      responseTap = (head) =>
         req.method === 'HEAD' || head.status === 204 || head.status === 304 || head.contentLength === 0
           ? null
           : this.tap(
@@ -637,18 +615,24 @@ export class GuardianProxy extends Proxy {
                 'inbound',
                 target.host,
                 head.contentEncoding,
-                {
-                  direction: 'inbound',
-                  protocol,
-                  source: dest,
-                  dest,
-                  method: req.method,
-                  path,
-                  group,
-                },
+                { direction: 'inbound', protocol, source: dest, dest, method: req.method, path, group },
                 head.contentType,
               ),
-            ),
+            );
+    }
+    // One object literal, written out: building it by spreading a base object measured ~25 µs more per
+    // request here (1.3x the requests per second without it).
+    forwardRequest({
+      req,
+      res,
+      target,
+      path,
+      absolute,
+      framing,
+      pool: this.pool!,
+      upstreamProxy: this.g.upstreamProxy,
+      requestTap,
+      responseTap,
       onUpstreamError,
     });
   }

@@ -174,52 +174,44 @@ export class UpstreamPool {
   }
 
   private tcp(t: HostPort): Promise<net.Socket> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: t.host, port: t.port });
-      s.setNoDelay(true);
-      const timer = setTimeout(
-        () => s.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })),
-        CONNECT_TIMEOUT_MS,
-      );
-      const onError = (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-      s.once('connect', () => {
-        clearTimeout(timer);
-        s.off('error', onError);
-        resolve(s);
-      });
-      s.once('error', onError);
-    });
+    const s = net.connect({ host: t.host, port: t.port });
+    return opened(s, 'connect', 'connect');
   }
 
   /** TLS to `t`, directly or over an already open tunnel, verified against the upstream trust list. */
   private tlsOver(t: UpstreamTarget, socket?: net.Socket): Promise<tls.TLSSocket> {
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({
-        ...(socket ? { socket } : { host: t.host, port: t.port }),
-        servername: net.isIP(t.host) ? undefined : t.host,
-        host: t.host,
-        secureContext: this.opts.secureContext,
-        ALPNProtocols: ['http/1.1'],
-      });
-      s.setNoDelay(true);
-      const timer = setTimeout(
-        () => s.destroy(Object.assign(new Error('TLS connect timed out'), { code: 'ETIMEDOUT' })),
-        CONNECT_TIMEOUT_MS,
-      );
-      const onError = (err: Error) => {
-        clearTimeout(timer);
-        socket?.destroy();
-        reject(err);
-      };
-      s.once('secureConnect', () => {
-        clearTimeout(timer);
-        s.off('error', onError);
-        resolve(s);
-      });
-      s.once('error', onError);
+    const s = tls.connect({
+      ...(socket ? { socket } : { host: t.host, port: t.port }),
+      servername: net.isIP(t.host) ? undefined : t.host,
+      host: t.host,
+      secureContext: this.opts.secureContext,
+      ALPNProtocols: ['http/1.1'],
     });
+    return opened(s, 'secureConnect', 'TLS connect', socket);
   }
+}
+
+/**
+ * Resolves with `s` once it emits `ready`; rejects on its error or after CONNECT_TIMEOUT_MS (then it is
+ * destroyed, and the tunnel it runs over too).
+ */
+function opened<S extends net.Socket>(s: S, ready: string, what: string, under?: net.Socket): Promise<S> {
+  s.setNoDelay(true);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => s.destroy(Object.assign(new Error(`${what} timed out`), { code: 'ETIMEDOUT' })),
+      CONNECT_TIMEOUT_MS,
+    );
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      under?.destroy();
+      reject(err);
+    };
+    s.once(ready, () => {
+      clearTimeout(timer);
+      s.off('error', onError);
+      resolve(s);
+    });
+    s.once('error', onError);
+  });
 }

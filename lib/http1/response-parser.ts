@@ -110,27 +110,19 @@ export class ResponseParser {
         case State.Head:
           buf = this.readHead(buf);
           break;
-        case State.Fixed: {
-          const n = Math.min(buf.length, this.remaining);
-          this.remaining -= n;
-          this.ev.onBody(n === buf.length ? buf : buf.subarray(0, n));
-          buf = buf.subarray(n);
+        case State.Fixed:
+          buf = this.readBody(buf);
           if (this.remaining === 0) this.finish();
           break;
-        }
         case State.ChunkSize:
         case State.ChunkDataEnd:
         case State.Trailers:
           buf = this.readLine(buf);
           break;
-        case State.ChunkData: {
-          const n = Math.min(buf.length, this.remaining);
-          this.remaining -= n;
-          this.ev.onBody(n === buf.length ? buf : buf.subarray(0, n));
-          buf = buf.subarray(n);
+        case State.ChunkData:
+          buf = this.readBody(buf);
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
-        }
         case State.UntilClose:
           this.ev.onBody(buf);
           return;
@@ -150,6 +142,14 @@ export class ResponseParser {
       return;
     }
     fail(this.state === State.Head ? 'upstream closed before a response' : 'upstream closed mid-body');
+  }
+
+  /** Hands on up to `remaining` body bytes (of a fixed-length body or a chunk); returns what follows them. */
+  private readBody(buf: Buffer): Buffer {
+    const n = Math.min(buf.length, this.remaining);
+    this.remaining -= n;
+    this.ev.onBody(n === buf.length ? buf : buf.subarray(0, n));
+    return buf.subarray(n);
   }
 
   private finish(): void {

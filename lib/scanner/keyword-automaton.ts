@@ -95,9 +95,12 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
   return { cls, delta: pre, out: outAt, all, maxLen };
 }
 
-function runDfa(d: Dfa, bytes: Uint8Array, from: number, to: number): number {
+/**
+ * Walks bytes [from, to) from state `st` (a base index; 0 for the start) and returns the rule mask of the
+ * keywords completed on the way, stopping early once every rule has one.
+ */
+function walkDfa(d: Dfa, bytes: Uint8Array, st: number, from: number, to: number): number {
   const { cls, delta, out, all } = d;
-  let st = 0;
   let mask = 0;
   for (let i = from; i < to; i++) {
     st = delta[st + cls[bytes[i]!]!]!;
@@ -122,7 +125,7 @@ const LANES_FROM = 1024;
  */
 function runDfaLanes(d: Dfa, bytes: Uint8Array): number {
   const n = bytes.length;
-  if (n < LANES_FROM || d.maxLen * 16 > n) return runDfa(d, bytes, 0, n);
+  if (n < LANES_FROM || d.maxLen * 16 > n) return walkDfa(d, bytes, 0, 0, n);
   const { cls, delta, out, all } = d;
   const q = n >> 3;
   const o1 = q;
@@ -168,23 +171,9 @@ function runDfaLanes(d: Dfa, bytes: Uint8Array): number {
   // What is left: lanes 0-6 up to their overlap end (when lane 7 was the shorter), lane 7 to the end.
   const states = [s0, s1, s2, s3, s4, s5, s6];
   if (len < laneEnd) {
-    for (let j = 0; j < 7; j++) mask |= continueDfa(d, bytes, states[j]!, j * q + len, j * q + laneEnd);
+    for (let j = 0; j < 7; j++) mask |= walkDfa(d, bytes, states[j]!, j * q + len, j * q + laneEnd);
   }
-  return mask | continueDfa(d, bytes, s7, o7 + len, n);
-}
-
-/** Walks bytes [from, to) starting in state `st` (a base index, never negated here). */
-function continueDfa(d: Dfa, bytes: Uint8Array, st: number, from: number, to: number): number {
-  const { cls, delta, out } = d;
-  let mask = 0;
-  for (let i = from; i < to; i++) {
-    st = delta[st + cls[bytes[i]!]!]!;
-    if (st < 0) {
-      st = ~st;
-      mask |= out[st]!;
-    }
-  }
-  return mask;
+  return mask | walkDfa(d, bytes, s7, o7 + len, n);
 }
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
