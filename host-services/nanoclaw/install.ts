@@ -43,12 +43,16 @@ class Journal {
     private readonly file: string,
   ) {}
 
+  /** Whether this run changed anything (so NanoClaw needs a rebuild and the guardian a restart). */
+  changed = false;
+
   save(): void {
     saveManifest(this.file, this.m);
   }
 
   add(s: Step): void {
     this.m.steps.push(s);
+    this.changed = true;
     this.save();
   }
 
@@ -57,6 +61,7 @@ class Journal {
     const prev = this.m.steps.find((s) => s.kind === 'file-created' && s.path === file);
     if (prev && prev.kind === 'file-created') {
       prev.sha256 = sha;
+      this.changed = true;
       this.save();
     } else {
       this.add({ kind: 'file-created', path: file, sha256: sha });
@@ -87,9 +92,18 @@ export async function install(o: InstallOptions): Promise<void> {
     applySource(plan, o, j);
     await applyGroups(plan, o, j);
     applyGuardianConfig(plan, o, j);
-    if (!o.manual && plan.guardianService) {
-      const svc = plan.guardianService;
-      j.add({ kind: 'guardian-service', manager: svc.manager, name: svc.name, file: svc.file });
+    if (!j.changed) {
+      j.m.state = 'installed';
+      j.save();
+      o.log(`nothing to do: ${plan.dir} is already wired for ${j.m.groups.map((g) => g.folder).join(', ')}`);
+      return;
+    }
+    const svc = plan.guardianService;
+    if (!o.manual && svc) {
+      // (Re)started on every change: the guardian reads group credentials and makes group sockets at start.
+      if (!j.m.steps.some((s) => s.kind === 'guardian-service')) {
+        j.add({ kind: 'guardian-service', manager: svc.manager, name: svc.name, file: svc.file });
+      }
       mkdirSync(path.dirname(svc.file), { recursive: true });
       writeAtomic(svc.file, svc.content, svc.mode);
       o.log(`write ${svc.file}`);
@@ -142,6 +156,7 @@ function applySource(plan: Plan, o: InstallOptions, j: Journal): void {
   const original = removeRunnerPatch(current);
   const patched = applyRunnerPatch(original);
   if (current !== patched) {
+    j.changed = true;
     const backup = path.join(np.backups, `container-runner.ts.${sha256(original).slice(0, 12)}`);
     o.log(`patch ${runnerPath} (marked import and args.push(...trafficGuardianArgs(agentGroup.folder, args)))`);
     writeAtomic(backup, original, 0o600);

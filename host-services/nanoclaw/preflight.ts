@@ -54,8 +54,8 @@ export interface Plan {
   config: WrittenConfig;
   nanoclawService: NanoclawService;
   guardianService: GuardianServicePlan | null;
-  /** NanoClaw's build, or null with --manual (printed instead). */
-  build: Command | null;
+  /** NanoClaw's build (run, or printed with --manual). */
+  build: Command;
 }
 
 export class PreflightError extends Error {}
@@ -135,7 +135,7 @@ export async function preflight(o: InstallOptions): Promise<Plan> {
     config,
     nanoclawService,
     guardianService: guardian,
-    build: o.manual ? null : build,
+    build,
   };
 }
 
