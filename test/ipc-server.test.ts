@@ -30,7 +30,7 @@ import {
   ValidateConfigResultSchema,
   type SafeFinding,
 } from '../lib/ipc-protocol.js';
-import { IpcClient, IpcError } from '../lib/ipc-client.js';
+import { IpcClient, IpcError } from '../mcp-tools/ipc-client.js';
 import { FindingSchema, SEVERITY_RANK, type Finding } from '../lib/finding-schema.js';
 import type { FindingsQuery } from '../lib/findings-query.js';
 import { startIpcServer } from '../host-services/ipc-server.js';
@@ -474,7 +474,7 @@ describe('faults', () => {
       const patterns = ['github_token', 'npm_token', 'stripe_key', 'pipe_to_shell', 'aws_access_key'];
       const results = await Promise.all(
         Array.from({ length: 100 }, async (_v, i) => {
-          const c = await rawConnect(srv.socketPath);
+          const c = await rawConnect(srv.address);
           const pattern = patterns[i % patterns.length]!;
           c.send({ id: `c${i}-a`, method: 'list_findings', params: { pattern, limit: 500 } });
           c.send({ id: `c${i}-b`, method: 'hello' });
@@ -508,10 +508,10 @@ describe('faults', () => {
       idleTimeoutMs: 200,
     });
     try {
-      const silent = await rawConnect(srv.socketPath);
-      const partial = await rawConnect(srv.socketPath);
+      const silent = await rawConnect(srv.address);
+      const partial = await rawConnect(srv.address);
       partial.send('{"id": 1, "method": "hel'); // never finished
-      const busy = await rawConnect(srv.socketPath);
+      const busy = await rawConnect(srv.address);
       for (let i = 0; i < 3; i++) {
         busy.send({ id: i, method: 'get_status' });
         expect(await busy.next()).toMatchObject({ id: i, ok: true });
@@ -527,7 +527,7 @@ describe('faults', () => {
         'idle connections to close',
       );
       // The IpcClient reconnects after its idle connection was closed by the server.
-      const client = new IpcClient({ socketPath: srv.socketPath });
+      const client = new IpcClient({ socketPath: srv.address });
       try {
         expect((await client.request('hello')).group).toBeNull();
         await waitFor(
@@ -587,12 +587,12 @@ describe('faults', () => {
     try {
       const held: RawConn[] = [];
       for (let i = 0; i < 3; i++) {
-        const c = await rawConnect(srv.socketPath);
+        const c = await rawConnect(srv.address);
         c.send({ id: i, method: 'hello' });
         expect(await c.next()).toMatchObject({ id: i, ok: true });
         held.push(c);
       }
-      const extra = await rawConnect(srv.socketPath);
+      const extra = await rawConnect(srv.address);
       const f = await extra.next();
       expectError(f, 'busy', 'limit 3');
       await extra.closed;
@@ -606,7 +606,7 @@ describe('faults', () => {
         (n) => n <= 1,
         'held connections to close',
       );
-      expect(await ask(srv.socketPath, 'hello', undefined, 'later')).toMatchObject({ id: 'later', ok: true });
+      expect(await ask(srv.address, 'hello', undefined, 'later')).toMatchObject({ id: 'later', ok: true });
       held[0]!.close();
     } finally {
       await srv.close();
@@ -632,7 +632,7 @@ describe('faults', () => {
       log: (m) => logs.push(m),
     });
     try {
-      const c = await rawConnect(srv.socketPath);
+      const c = await rawConnect(srv.address);
       c.send({ id: 1, method: 'list_findings', params: { pattern: 'hang' } });
       expectError(await c.next(), 'timeout');
       c.send({ id: 2, method: 'validate_config', params: { config: {} } });
@@ -671,7 +671,7 @@ describe('a client that sends but never reads', () => {
       validateConfig: (v) => g.svc.validateConfig(v),
     };
     const srv = await startIpcServer({ socketPath: scratchSocket(), api, group: null, version: 't' });
-    const c = net.connect(srv.socketPath);
+    const c = net.connect(srv.address);
     try {
       await once(c, 'connect');
       const n = 100;
@@ -737,7 +737,7 @@ describe('a client that sends but never reads', () => {
       idleTimeoutMs: 300,
     });
     try {
-      const c = net.connect(srv.socketPath);
+      const c = net.connect(srv.address);
       c.on('error', () => undefined);
       await once(c, 'connect');
       const req = `${JSON.stringify({ id: 1, method: 'list_findings', params: { limit: 500 } })}\n`;
@@ -754,7 +754,7 @@ describe('a client that sends but never reads', () => {
         'the server to drop the stalled connection',
         10_000,
       );
-      expect(await ask(srv.socketPath, 'hello', undefined, 'ok')).toMatchObject({ id: 'ok', ok: true });
+      expect(await ask(srv.address, 'hello', undefined, 'ok')).toMatchObject({ id: 'ok', ok: true });
       c.destroy();
     } finally {
       await srv.close();
