@@ -70,7 +70,10 @@ export function selfCheckLines(c: SelfCheck | { error: string }): string[] {
     `  HTTPS: ${c.https.proxy ? `${oneLine(c.https.proxy)}: ` : ''}${oneLine(c.https.detail, 600)}.`,
     `  Variables: ${vars.length > 0 ? vars.join(', ') : 'no proxy or CA variable is set'}.`,
   ];
-  for (const r of c.reasons) lines.push(`  Not watched: ${oneLine(r, 600)}`);
+  // Reasons the HTTP and HTTPS lines already tell are not repeated.
+  for (const r of c.reasons) {
+    if (!r.includes(c.http.detail) && !r.includes(c.https.detail)) lines.push(`  Not watched: ${oneLine(r, 600)}`);
+  }
   for (const n of c.notes) lines.push(`  Note: ${oneLine(n, 600)}`);
   return lines;
 }
