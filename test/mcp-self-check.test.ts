@@ -179,7 +179,7 @@ describe('partly watched', () => {
     const r = await statusWith(off.svc.socketPath, { HTTPS_PROXY: url, NO_PROXY: 'localhost,.example.com' });
     const sc = selfCheckOf(r.text);
     expect(sc).toMatch(/^Self-check: PARTLY WATCHED/m);
-    expect(sc).toMatch(/^  HTTP: no http_proxy or HTTP_PROXY is set: HTTP goes direct, unwatched\.$/m);
+    expect(sc).toMatch(/^ {2}HTTP: no http_proxy or HTTP_PROXY is set: HTTP goes direct, unwatched\.$/m);
     expect(sc).toMatch(/Not watched: NO_PROXY sends traffic to \.example\.com around the guardian\./);
   });
 });
@@ -189,8 +189,8 @@ describe('not watched', () => {
     const r = await statusWith(off.svc.socketPath, {});
     const sc = selfCheckOf(r.text);
     expect(sc).toMatch(/^Self-check: NOT WATCHED\. This container's traffic does not pass the traffic guardian\.$/m);
-    expect(sc).toMatch(/^  HTTP: no http_proxy or HTTP_PROXY is set/m);
-    expect(sc).toMatch(/^  HTTPS: no https_proxy or HTTPS_PROXY is set/m);
+    expect(sc).toMatch(/^ {2}HTTP: no http_proxy or HTTP_PROXY is set/m);
+    expect(sc).toMatch(/^ {2}HTTPS: no https_proxy or HTTPS_PROXY is set/m);
     expect(sc).not.toMatch(/Not watched:/);
     expect(sc).toMatch(/Variables: no proxy or CA variable is set\./);
   });
