@@ -14,6 +14,7 @@ import { GroupRegistry } from '../host-services/group-registry.js';
 import { groupSocketPath, homePaths } from '../host-services/home.js';
 import { isProbeHost, probeResponse, PROBE_HOST } from '../host-services/proxy/self-probe.js';
 import { StatusResultSchema } from '../lib/ipc-protocol.js';
+import { parseProxy, readProxyEnv } from '../mcp-tools/proxy-env.js';
 import { ProbeAnswerSchema } from '../lib/probe.js';
 import { startForwardProxy, type ForwardProxy } from './support/forward-proxy.js';
 import { startService, tempHome, type TestService } from './support/service.js';
@@ -125,8 +126,10 @@ describe('watched', () => {
     // Structured content is the guardian's status, unchanged.
     expect(StatusResultSchema.parse(r.structured).group).toBe('alpha');
     // The probes were answered by the guardian itself: no request, CONNECT, tunnel or finding counted.
-    const after = on.svc.status(null).counters;
-    expect(after).toEqual(before);
+    const after = on.svc.status(null);
+    expect(after.counters).toEqual(before);
+    expect(JSON.stringify(after.connect_destinations ?? [])).not.toContain(PROBE_HOST);
+    expect(on.logs.join('\n')).not.toContain(PROBE_HOST);
   });
 
   it('still runs the self-check when the status socket is missing, next to the error', async () => {
@@ -235,6 +238,65 @@ describe('not watched', () => {
     expect(r.text).not.toContain('s3cr3tpass');
     expect(r.text).toMatch(/HTTP_PROXY=\(set, but not a URL\)/);
     expect(r.text).toMatch(/https_proxy is a socks5:\/\/ proxy, not an http:\/\/ one/);
+  });
+});
+
+describe('bounded', () => {
+  it('a proxy that accepts and never answers: the answer still comes, with the timeout as the reason', async () => {
+    const held: net.Socket[] = [];
+    const silent = net.createServer((c) => held.push(c.on('error', () => undefined))).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const r = await statusWith(off.svc.socketPath, proxyEnv(`http://127.0.0.1:${port}`));
+      const sc = selfCheckOf(r.text);
+      expect(sc).toMatch(/^Self-check: NOT WATCHED/m);
+      expect(sc).toContain(`nothing answers at 127.0.0.1:${port} (no answer within 2000 ms)`);
+      expect(r.isError).toBe(false);
+    } finally {
+      for (const c of held) c.destroy();
+      silent.close();
+    }
+  });
+});
+
+describe('proxy variables (unit)', () => {
+  it('uses credentials but shows none, reads host:port without a scheme, and unwraps IPv6', () => {
+    const t = parseProxy('HTTP_PROXY', 'grp:t%40ken@proxy.internal:3128');
+    expect(t).toEqual({
+      ok: true,
+      variable: 'HTTP_PROXY',
+      host: 'proxy.internal',
+      port: 3128,
+      authorization: `Basic ${Buffer.from('grp:t@ken').toString('base64')}`,
+      shown: 'http://[credentials]@proxy.internal:3128',
+    });
+    expect(parseProxy('https_proxy', 'http://[::1]:8888/path?token=abc')).toMatchObject({
+      ok: true,
+      host: '::1',
+      port: 8888,
+      shown: 'http://[::1]:8888',
+    });
+    expect(parseProxy('https_proxy', 'https://u:p@h:1')).toMatchObject({
+      ok: false,
+      shown: 'https://[credentials]@h:1',
+    });
+  });
+
+  it('prefers the lower-case form, says when the two differ, and flags HTTP_PROXY alone and wide NO_PROXY', () => {
+    const p = readProxyEnv({
+      HTTP_PROXY: 'http://a:1',
+      HTTPS_PROXY: 'http://b:2',
+      https_proxy: 'http://c:3',
+      NO_PROXY: '127.0.0.1,[::1],*.localhost,corp.example',
+    });
+    expect(p.http).toMatchObject({ variable: 'HTTP_PROXY', host: 'a' });
+    expect(p.https).toMatchObject({ variable: 'https_proxy', host: 'c' });
+    expect(p.notes).toEqual(['https_proxy and HTTPS_PROXY differ; most tools (curl, Node, Python) use https_proxy.']);
+    expect(p.gaps).toEqual([
+      'only HTTP_PROXY is set: curl ignores the upper-case form for http:// URLs, so its plain HTTP goes direct.',
+      'NO_PROXY sends traffic to corp.example around the guardian.',
+    ]);
   });
 });
 
