@@ -81,6 +81,7 @@ beforeAll(async () => {
   const home = tempHome('tg-sc-');
   const registry = GroupRegistry.load(homePaths(home).groupsFile);
   token = registry.issue('alpha');
+  registry.issue('beta');
   registry.save();
   on = await startService({ https_inspection: true, proxy_auth: 'groups' }, {}, home);
   off = await startService({ https_inspection: false });
@@ -184,6 +185,22 @@ describe('partly watched', () => {
     expect(sc).toMatch(/^Self-check: PARTLY WATCHED/m);
     expect(sc).toMatch(/^ {2}HTTP: no http_proxy or HTTP_PROXY is set: HTTP goes direct, unwatched\.$/m);
     expect(sc).toMatch(/Not watched: NO_PROXY sends traffic to \.example\.com around the guardian\./);
+  });
+});
+
+describe('another group', () => {
+  it('proxy credentials of one group, status socket of another: partly, and says why', async () => {
+    const ca = on.svc.ca!.certPath;
+    const r = await statusWith(groupSocketPath(homePaths(on.home), 'beta'), {
+      ...proxyEnv(alphaUrl()),
+      NODE_EXTRA_CA_CERTS: ca,
+      SSL_CERT_FILE: ca,
+    });
+    const sc = selfCheckOf(r.text);
+    expect(sc).toMatch(/^Self-check: PARTLY WATCHED/m);
+    expect(sc).toContain(
+      "Not watched: the proxy credentials are group alpha's but this status socket is group beta's: findings of this traffic are not listed here.",
+    );
   });
 });
 
@@ -305,6 +322,19 @@ describe('self-probe module (the guardian side)', () => {
     for (const h of [PROBE_HOST, 'Traffic-Guardian.INVALID', `${PROBE_HOST}.`]) expect(isProbeHost(h)).toBe(true);
     for (const h of ['traffic-guardian.invalid.evil.test', 'x.traffic-guardian.invalid', 'traffic-guardian', ''])
       expect(isProbeHost(h)).toBe(false);
+  });
+
+  it('a CONNECT to the probe host with inspection off is refused 403 "HTTPS inspection is off", not tunnelled', async () => {
+    const before = off.svc.status(null).counters;
+    const s = net.connect(off.port, '127.0.0.1');
+    s.write(`CONNECT ${PROBE_HOST}:443 HTTP/1.1\r\nHost: ${PROBE_HOST}:443\r\n\r\n`);
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString()));
+    await once(s, 'end');
+    s.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    expect(answer.endsWith('\r\n\r\nHTTPS inspection is off')).toBe(true);
+    expect(off.svc.status(null).counters).toEqual(before);
   });
 
   it('answers the documented JSON body', () => {
