@@ -239,15 +239,17 @@ export class GuardianProxy extends Proxy {
     // A request or CONNECT to PROBE_HOST is answered by the guardian itself after the credentials check:
     // never forwarded, never scanned, in no traffic counter. Failed credentials fall through to the
     // normal path, which answers 407 and counts it.
+    // The host is checked first, so other traffic pays one string comparison and no second credentials check.
     const onRequest = this.onClientRequest.bind(this);
     this.onClientRequest = (req, res, isSSL) => {
       const info = this.conns.get(req.socket) ?? { client: clientAddress(req.socket) };
       const host = info.connect?.host ?? requestTarget(req, isSSL)?.target.host;
+      if (host === undefined || !isProbeHost(host)) return onRequest(req, res, isSSL);
       const auth =
         isSSL || info.connect || !this.g.authenticate
           ? { ok: true as const, group: info.group }
           : this.g.authenticate(req.headers['proxy-authorization']);
-      if (host === undefined || !isProbeHost(host) || !auth.ok) return onRequest(req, res, isSSL);
+      if (!auth.ok) return onRequest(req, res, isSSL);
       const r = probeResponse({
         group: auth.group,
         client: info.client,
@@ -262,11 +264,11 @@ export class GuardianProxy extends Proxy {
     this.handleConnect = (req, socket, head, callback) => {
       const info = this.conns.get(socket) ?? { client: clientAddress(socket) };
       const target = parseHostPort(req.url, 443);
+      if (info.connect || !target || !isProbeHost(target.host)) return onConnect(req, socket, head, callback);
       const auth = this.g.authenticate
         ? this.g.authenticate(req.headers['proxy-authorization'])
         : { ok: true as const };
-      if (info.connect || !target || !isProbeHost(target.host) || !auth.ok)
-        return onConnect(req, socket, head, callback);
+      if (!auth.ok) return onConnect(req, socket, head, callback);
       socket.on('error', () => socket.destroy());
       if (this.g.ca === null)
         return refuse(
