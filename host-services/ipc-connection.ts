@@ -98,23 +98,30 @@ export function serveConnection(socket: net.Socket, o: ConnectionOptions): void 
   const splitter = new FrameSplitter(MAX_FRAME_BYTES);
   let chain = Promise.resolve();
   let queued = 0;
+  // Every answer, an over-long frame's included, goes through the one chain, so answers keep request order.
+  const enqueue = (work: () => Promise<void> | void) => {
+    queued++;
+    if (queued >= MAX_QUEUED_REQUESTS) socket.pause();
+    chain = chain
+      .then(work)
+      .then(() => whenWritable(socket))
+      .catch(() => undefined)
+      .then(() => {
+        queued--;
+        if (queued < MAX_QUEUED_REQUESTS && socket.isPaused() && !socket.destroyed) socket.resume();
+      });
+  };
   socket.on('data', (chunk: Buffer) => {
     for (const frame of splitter.push(chunk)) {
       if (frame === null) {
-        socket.write(errorFrame(null, 'frame_too_large', `frame longer than ${MAX_FRAME_BYTES} bytes skipped`));
-        continue;
-      }
-      if (frame.trim() === '') continue;
-      queued++;
-      if (queued >= MAX_QUEUED_REQUESTS) socket.pause();
-      chain = chain
-        .then(() => answer(socket, frame, o))
-        .then(() => whenWritable(socket))
-        .catch(() => undefined)
-        .then(() => {
-          queued--;
-          if (queued < MAX_QUEUED_REQUESTS && socket.isPaused() && !socket.destroyed) socket.resume();
+        enqueue(() => {
+          if (!socket.destroyed) {
+            socket.write(errorFrame(null, 'frame_too_large', `frame longer than ${MAX_FRAME_BYTES} bytes skipped`));
+          }
         });
+      } else if (frame.trim() !== '') {
+        enqueue(() => answer(socket, frame, o));
+      }
     }
   });
 }

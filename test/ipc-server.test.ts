@@ -25,6 +25,7 @@ import {
   IPC_PROTOCOL_VERSION,
   ListFindingsResultSchema,
   MAX_CONFIG_BYTES,
+  MAX_FRAME_BYTES,
   MAX_RESPONSE_FRAME,
   StatusResultSchema,
   ValidateConfigResultSchema,
@@ -422,6 +423,15 @@ describe('faults', () => {
     expect(next).toMatchObject({ id: 'after', ok: true });
     expect(big.queued()).toBe(0);
     big.close();
+  });
+
+  it('keeps answer order when an over-long frame follows a slower request (found by the IPC fuzz test)', async () => {
+    const c = await rawConnect(sock);
+    // One write: list_findings (answered after an async store read), then a frame over the bound.
+    c.send(`${JSON.stringify({ id: 1, method: 'list_findings' })}\n${'{'.repeat(MAX_FRAME_BYTES + 1)}\n`);
+    expect(await c.next()).toMatchObject({ id: 1, ok: true });
+    expectError(await c.next(), 'frame_too_large');
+    c.close();
   });
 
   it('answers unknown methods, including Object prototype names, with unknown_method', async () => {
