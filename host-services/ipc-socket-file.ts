@@ -1,7 +1,8 @@
 // The IPC socket file: created owner-only in a private directory, a stale one from a crashed server
 // removed, a live one (another guardian) never touched.
 import net from 'node:net';
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
 
 /**
  * True when something accepts connections on the socket (a live server, not a stale file). A connect
@@ -77,7 +78,7 @@ export async function clearStaleSocket(p: string): Promise<void> {
  * Listens on `p` so the socket is never reachable by anyone but its owner: it is created in a 0700
  * directory, under umask 077 (Node binds synchronously inside `listen`, so the mask only covers the
  * bind; 077 rather than 177 so a directory created by another thread meanwhile stays usable), and
- * chmod 0600 once listening.
+ * chmod 0600 once listening (and, on a root host, given to the owner of its private directory).
  */
 export function listenPrivate(server: net.Server, p: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -88,6 +89,7 @@ export function listenPrivate(server: net.Server, p: string): Promise<void> {
         server.off('error', onError);
         try {
           chmodSync(p, 0o600);
+          giveToDirectoryOwner(p);
           resolve();
         } catch (err) {
           server.close();
@@ -96,6 +98,20 @@ export function listenPrivate(server: net.Server, p: string): Promise<void> {
       }),
     );
   });
+}
+
+/**
+ * A guardian running as root gives the socket to the owner of its private (0700) directory. NanoClaw's
+ * containers run as uid 1000 even on a root host, so install hands a group's socket directory to that uid
+ * (host-services/nanoclaw/socket-access.ts); a root-owned socket in it would still refuse them. The owner of
+ * a 0700 directory can replace anything in it anyway, so this gives away nothing it did not have. A shared
+ * or group/world-accessible directory keeps a root-owned socket.
+ */
+function giveToDirectoryOwner(p: string): void {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return;
+  const dir = lstatSync(path.dirname(p));
+  if (dir.uid === 0 || (dir.mode & 0o7077) !== 0) return;
+  chownSync(p, dir.uid, dir.gid);
 }
 
 /** Removes the socket file at stop; gone already is fine. */

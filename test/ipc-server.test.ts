@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -991,6 +992,43 @@ describe('bounds and guards', () => {
       await srv.close();
     }
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'as root, gives the socket to the owner of its private directory, so that uid (a container) can connect',
+    async () => {
+      const home = tempHome('tg-own-');
+      extraDirs.push(home);
+      chmodSync(home, 0o711); // traversable, as the path to a mounted socket directory is
+      const dir = path.join(home, 'alpha');
+      mkdirSync(dir, { mode: 0o700 });
+      chownSync(dir, 1000, 1000);
+      const p = path.join(dir, 'guardian.sock');
+      const srv = await startIpcServer({ socketPath: p, api: g.svc, group: null, version: 't' });
+      try {
+        const st = lstatSync(p);
+        expect([st.uid, st.mode & 0o777]).toEqual([1000, 0o600]);
+        // A real process of uid 1000 opens it and is answered.
+        const child = spawn(
+          process.execPath,
+          [
+            '-e',
+            `const s = require('node:net').connect(${JSON.stringify(p)});
+             s.on('error', (e) => { console.log('ERR ' + e.code); process.exit(1); });
+             s.on('data', (d) => { console.log(String(d).trim()); process.exit(0); });
+             s.write('{"id":1,"method":"hello"}\\n');`,
+          ],
+          { uid: 1000, gid: 1000, stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        const [code] = (await once(child, 'exit')) as [number];
+        expect(out).toMatch(/"ok":true/);
+        expect(code).toBe(0);
+      } finally {
+        await srv.close();
+      }
+    },
+  );
 
   it('survives clients that are refused as busy and hang up at once', async () => {
     const p = scratchSocket();
