@@ -23,6 +23,10 @@ import { connectThrough, TunnelingHttpsAgent, upstreamHttpAgent, type UpstreamPr
 import { UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
 import { forwardRequest, requestFraming, type BodyTap } from './forward-request.js';
 import type { ResponseHead } from '../../lib/http1/response-parser.js';
+// self-probe (helper "mcp", see the marked block in the constructor)
+import { PROBE_INSPECTION_OFF } from '../../lib/probe.js';
+import { isProbeHost, probeResponse } from './self-probe.js';
+import { packageVersion } from '../guardian-service.js';
 
 export interface HostCertificateSource {
   certFor(hostname: string): { cert: string; key: string };
@@ -231,6 +235,50 @@ export class GuardianProxy extends Proxy {
       if (type === 'message') this.scanWebSocketMessage(ctx as unknown as WsCtx, fromServer, data);
       callback(null, data, flags);
     });
+    // >>> self-probe (issue 14, helper "mcp"; to be ported into the flow hooks by helper "proxy-flow").
+    // A request or CONNECT to PROBE_HOST is answered by the guardian itself after the credentials check:
+    // never forwarded, never scanned, in no traffic counter. Failed credentials fall through to the
+    // normal path, which answers 407 and counts it.
+    // The host is checked first, so other traffic pays one string comparison and no second credentials check.
+    const onRequest = this.onClientRequest.bind(this);
+    this.onClientRequest = (req, res, isSSL) => {
+      const info = this.conns.get(req.socket) ?? { client: clientAddress(req.socket) };
+      const host = info.connect?.host ?? requestTarget(req, isSSL)?.target.host;
+      if (host === undefined || !isProbeHost(host)) return onRequest(req, res, isSSL);
+      const auth =
+        isSSL || info.connect || !this.g.authenticate
+          ? { ok: true as const, group: info.group }
+          : this.g.authenticate(req.headers['proxy-authorization']);
+      if (!auth.ok) return onRequest(req, res, isSSL);
+      const r = probeResponse({
+        group: auth.group,
+        client: info.client,
+        protocol: isSSL ? 'https' : 'http',
+        httpsInspection: this.g.ca !== null,
+        version: packageVersion(),
+      });
+      req.resume();
+      res.writeHead(r.status, r.headers).end(r.body);
+    };
+    const onConnect = this.handleConnect.bind(this);
+    this.handleConnect = (req, socket, head, callback) => {
+      const info = this.conns.get(socket) ?? { client: clientAddress(socket) };
+      const target = parseHostPort(req.url, 443);
+      if (info.connect || !target || !isProbeHost(target.host)) return onConnect(req, socket, head, callback);
+      const auth = this.g.authenticate
+        ? this.g.authenticate(req.headers['proxy-authorization'])
+        : { ok: true as const };
+      if (!auth.ok) return onConnect(req, socket, head, callback);
+      socket.on('error', () => socket.destroy());
+      if (this.g.ca === null)
+        return refuse(
+          socket,
+          `HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ${PROBE_INSPECTION_OFF.length}\r\nConnection: close\r\n\r\n${PROBE_INSPECTION_OFF}`,
+        );
+      this.conns.set(socket, { ...info, group: auth.group, connect: target });
+      callback();
+    };
+    // <<< self-probe
   }
 
   /** Starts listening (replaces http-mitm-proxy's listen, which would generate its own CA). */
