@@ -1,0 +1,175 @@
+// Scanning: request heads are scanned as they arrive, bodies and WebSocket messages by taps that get
+// the bytes after they were forwarded (never buffered whole, never delaying the traffic). Findings go
+// to the sink; a flow an earlier hook exempted (allow_hosts) or answered itself (self-probe) is skipped.
+import type http from 'node:http';
+import type { Direction, Protocol } from '../../../lib/finding-schema.js';
+import type { MessageMeta } from '../../../lib/finding-builder.js';
+import type { Rule } from '../../../lib/rules/rule.js';
+import { MessageScanner, scanTextSync } from '../../../lib/scanner/message-scanner.js';
+import type { FindingSink } from '../../finding-sink.js';
+import type { BodyTap } from '../forward-request.js';
+import type { Flow } from '../flow.js';
+import type { ProxyHook } from '../hooks.js';
+import type { ResponseHead } from '../http1/response-parser.js';
+
+export interface ScanOptions {
+  sink: FindingSink;
+  rules: { outbound: readonly Rule[]; inbound: readonly Rule[] };
+  salt: Buffer;
+  maxScanBytes: number;
+  log: (level: 'error' | 'warn', msg: string) => void;
+}
+
+/** Proxy credentials are for the guardian and are not forwarded: not exfiltration. */
+const HOP_HEADERS = new Set(['proxy-authorization', 'proxy-connection']);
+
+export class ScanHook implements ProxyHook {
+  /** Body scans not yet reported (each ends with its message, cut off or complete). */
+  private live = 0;
+  private onDrained: (() => void) | undefined;
+
+  constructor(private readonly o: ScanOptions) {}
+
+  requestHeaders(flow: Flow, req: http.IncomingMessage, hasBody: boolean): BodyTap | null {
+    if (!flow.scan || flow.local) return null;
+    const meta: MessageMeta = {
+      direction: 'outbound',
+      protocol: flow.protocol,
+      source: flow.client,
+      dest: flow.dest,
+      method: flow.method,
+      path: flow.path,
+      group: flow.group,
+    };
+    try {
+      this.scanHead(req, flow.target.host, meta);
+    } catch (err) {
+      this.o.log('error', `header scan failed: ${(err as Error).message}`);
+    }
+    // Most requests (GETs) have no body: no body scanner for them.
+    return hasBody ? this.tap(this.scanner('outbound', flow.target.host, req.headers['content-encoding'], meta)) : null;
+  }
+
+  responseHeaders(flow: Flow, head: ResponseHead): BodyTap | null {
+    if (!flow.scan || flow.local) return null;
+    // No scanner for answers that carry no body (HEAD, 204, 304, an empty body).
+    if (flow.method === 'HEAD' || head.status === 204 || head.status === 304 || head.contentLength === 0) return null;
+    const meta: MessageMeta = {
+      direction: 'inbound',
+      protocol: flow.protocol,
+      source: flow.dest,
+      dest: flow.dest,
+      method: flow.method,
+      path: flow.path,
+      group: flow.group,
+    };
+    return this.tap(this.scanner('inbound', flow.target.host, head.contentEncoding, meta, head.contentType));
+  }
+
+  webSocketMessage(flow: Flow, fromServer: boolean, data: Buffer): void {
+    if (!flow.scan || flow.local) return;
+    try {
+      const direction: Direction = fromServer ? 'inbound' : 'outbound';
+      const meta: MessageMeta = {
+        direction,
+        protocol: 'websocket' satisfies Protocol,
+        source: fromServer ? flow.dest : flow.client,
+        dest: flow.dest,
+        path: pathOnly(flow.path),
+        group: flow.group,
+      };
+      const s = this.scanner(direction, flow.target.host, undefined, meta);
+      s.write(data);
+      s.end().then(
+        (sum) => this.o.sink.scanned(sum),
+        () => undefined,
+      );
+    } catch (err) {
+      this.o.log('warn', `websocket scan failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Resolves once every body scan has reported (or after `ms`, whatever is still open). */
+  drained(ms: number): Promise<void> {
+    if (this.live === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.onDrained = done;
+    });
+  }
+
+  /** A body tap that feeds a scanner and reports its summary when the body ends. */
+  private tap(scanner: MessageScanner): BodyTap {
+    this.live++;
+    return {
+      write: (chunk) => scanner.write(chunk),
+      end: () => {
+        // A cut-off message is scanned as far as it arrived, like a complete one (abort() is end()).
+        const now = scanner.endNow();
+        if (now) {
+          this.o.sink.scanned(now);
+          this.scanDone();
+          return;
+        }
+        scanner
+          .end()
+          .then(
+            (s) => this.o.sink.scanned(s),
+            (err: Error) => this.o.log('error', `scan failed: ${err.message}`),
+          )
+          .finally(() => this.scanDone());
+      },
+    };
+  }
+
+  private scanDone(): void {
+    if (--this.live === 0) this.onDrained?.();
+  }
+
+  private scanHead(req: http.IncomingMessage, destHost: string, meta: MessageMeta): void {
+    let text = `${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}\r\n`;
+    const raw = req.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (HOP_HEADERS.has(raw[i]!.toLowerCase())) continue;
+      text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    }
+    scanTextSync(text, {
+      direction: 'outbound',
+      rules: this.o.rules.outbound,
+      salt: this.o.salt,
+      destHost,
+      location: 'headers',
+      onDetection: (d) => this.o.sink.detection(d, meta),
+    });
+  }
+
+  private scanner(
+    direction: Direction,
+    destHost: string,
+    encoding: string | undefined,
+    meta: MessageMeta,
+    contentType?: string,
+  ): MessageScanner {
+    return new MessageScanner({
+      direction,
+      rules: direction === 'outbound' ? this.o.rules.outbound : this.o.rules.inbound,
+      salt: this.o.salt,
+      maxScanBytes: this.o.maxScanBytes,
+      destHost,
+      contentEncoding: encoding,
+      contentType,
+      location: 'body',
+      onDetection: (d) => this.o.sink.detection(d, meta),
+    });
+  }
+}
+
+/** A WebSocket finding names the path without its query (as the library-era relay wrote it). */
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
