@@ -16,11 +16,24 @@ export default tseslint.config(
   },
   {
     // The layer rules from DESIGN.md: lib imports neither side, the container side never imports the host side.
+    // lib/ is the pure core: no sockets, files, TLS, HTTP or processes (node:net's address checks are pure).
     files: ['lib/**/*.ts'],
+    // lib/ipc-client.ts is moving to the container side (helper "mcp"); the lead removes this at merge.
+    ignores: ['lib/ipc-client.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
+          paths: [
+            ...['node:net', 'net'].map((name) => ({
+              name,
+              allowImportNames: ['isIP', 'isIPv4', 'isIPv6'],
+              message: 'lib/ is pure: no sockets (host-services/ owns I/O).',
+            })),
+            ...['fs', 'fs/promises', 'tls', 'http', 'https', 'http2', 'child_process', 'dgram'].flatMap((m) =>
+              [m, `node:${m}`].map((name) => ({ name, message: 'lib/ is pure: no I/O (host-services/ owns it).' })),
+            ),
+          ],
           patterns: [
             '**/host-services/**',
             '**/mcp-tools/**',
