@@ -19,6 +19,8 @@ import { forwardRequest, requestFraming, type ForwardRequest } from './forward-r
 import { HookChain, isAnswer, rawAnswer, sendAnswer, type Answer, type ProxyHook } from './hooks.js';
 import { allowHostsHook } from './hooks/allow-hosts.js';
 import { credentialsHook, type Authenticate } from './hooks/credentials.js';
+import { loopHook } from './hooks/loop.js';
+import { LOOP_ANSWER, OwnAddress } from './own-address.js';
 import { ScanHook } from './hooks/scan.js';
 import { selfProbeHook } from './hooks/self-probe.js';
 import { upstreamErrorsHook } from './hooks/upstream-errors.js';
@@ -74,6 +76,8 @@ interface ConnInfo {
   client: string;
   /** The CONNECT flow when this socket is (inside) a tunnel. */
   tunnel?: Flow;
+  /** Checked once, at its first request: the connection is not one of the guardian's own. */
+  notOwn?: boolean;
 }
 
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -203,6 +207,8 @@ export class GuardianProxy {
   private httpsAgent: https.Agent | undefined;
   private address_: { host: string; port: number } | undefined;
   private readonly forward: (f: ForwardRequest) => void;
+  /** The listener's own addresses and upstream connections (loop detection). */
+  private readonly own = new OwnAddress();
 
   constructor(private readonly g: GuardianProxyOptions) {
     this.forward = g.forward ?? forwardRequest;
@@ -215,10 +221,11 @@ export class GuardianProxy {
       log: g.log,
     });
     // The order matters: credentials first (a 407 applies to everything, the probe included, and the
-    // group is known after it), then the self-probe (answered here, never scanned), then allow_hosts
-    // (which exempts a flow from scanning), then scanning.
+    // group is known after it), then loops (508), then the self-probe (answered here, never scanned), then
+    // allow_hosts (which exempts a flow from scanning), then scanning.
     const hooks: (ProxyHook | null)[] = [
       g.authenticate ? credentialsHook(g.authenticate, g.counters) : null,
+      loopHook(this.own),
       selfProbeHook({ httpsInspection: g.ca !== null, version: g.version ?? '0.0.0' }),
       allowHostsHook(g.allowHosts),
       this.scan,
@@ -235,7 +242,7 @@ export class GuardianProxy {
     // https.Agent build its pool key from ~300 PEM certificates on every request (measured: ~30% of
     // CPU and ~6 ms per HTTPS request); `secureContext` is not part of that key.
     const secureContext = tls.createSecureContext({ ca: this.g.upstreamTrust });
-    this.pool = new UpstreamPool({ secureContext, upstreamProxy: up });
+    this.pool = new UpstreamPool({ secureContext, upstreamProxy: up, track: (s) => this.own.track(s) });
     const httpAgent = up ? upstreamHttpAgent() : new http.Agent(agentOpts);
     const httpsAgent = up
       ? (new TunnelingHttpsAgent(up, { ...agentOpts, secureContext }) as https.Agent)
@@ -266,6 +273,7 @@ export class GuardianProxy {
         server.off('error', reject);
         const a = server.address() as net.AddressInfo;
         this.address_ = { host: this.g.host, port: a.port };
+        this.own.listening(this.g.host, a.port);
         resolve(this.address_);
       });
     });
@@ -354,6 +362,16 @@ export class GuardianProxy {
     refuse(socket, `HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   }
 
+  /**
+   * Whether a client connection is one the guardian opened upstream (a request that came back). Asked at
+   * its first request, when the outgoing side has long seen its connect; the answer is kept.
+   */
+  private isOwnConnection(socket: Duplex, info: ConnInfo): boolean {
+    if (this.own.isOwnConnection(socket)) return true;
+    info.notOwn = true;
+    return false;
+  }
+
   private info(socket: Duplex): ConnInfo {
     return this.conns.get(socket) ?? { client: clientAddress(socket) };
   }
@@ -402,7 +420,14 @@ export class GuardianProxy {
     // Client-side errors end that connection only (the socket's own handlers close it).
     req.on('error', () => undefined);
     res.on('error', () => undefined);
-    const aim = this.requestFlow(req, this.info(req.socket), isSSL);
+    const info = this.info(req.socket);
+    if (!info.notOwn && this.isOwnConnection(req.socket, info)) {
+      // One of the guardian's own upstream connections: a name that resolves back to it.
+      this.g.counters.requests++;
+      sendAnswer(res, req, LOOP_ANSWER);
+      return;
+    }
+    const aim = this.requestFlow(req, info, isSSL);
     if (!aim) {
       // A target the client names but nothing can reach (`http://h:99999/`, no Host, an empty host).
       this.g.counters.requests++;
@@ -438,6 +463,10 @@ export class GuardianProxy {
 
   /** A WebSocket upgrade: the same request hooks as any request, then the relay. */
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, isSSL: boolean): void {
+    if (this.own.isOwnConnection(socket)) {
+      refuse(socket, rawAnswer(LOOP_ANSWER));
+      return;
+    }
     const info = this.info(socket);
     const aim = info.tunnel ? { target: info.tunnel.target, secure: isSSL } : upgradeTarget(req);
     if (!aim) {
@@ -465,6 +494,11 @@ export class GuardianProxy {
 
   private onConnect(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    if (this.own.isOwnConnection(socket)) {
+      this.g.counters.connects++;
+      refuse(socket, rawAnswer(LOOP_ANSWER));
+      return;
+    }
     const info = this.info(socket);
     if (info.tunnel) {
       // A CONNECT sent inside an inspected tunnel would open a new tunnel to wherever it names, though
@@ -499,10 +533,17 @@ export class GuardianProxy {
     if (!flow.local) this.g.onConnectTarget?.(flow.dest, flow.client, flow.group, inspect);
     if (!inspect) {
       this.g.counters.tunnels++;
-      blindTunnel(socket, head, target, this.g.upstreamProxy, (err) => {
-        this.hooks.error(flow, err);
-        refuse(socket, rawAnswer({ status: 502 }));
-      });
+      blindTunnel(
+        socket,
+        head,
+        target,
+        this.g.upstreamProxy,
+        (err) => {
+          this.hooks.error(flow, err);
+          refuse(socket, rawAnswer({ status: 502 }));
+        },
+        (s) => this.own.track(s),
+      );
       return;
     }
     socket.write(CONNECT_OK);

@@ -19,11 +19,13 @@ export function blindTunnel(
   target: HostPort,
   upstreamProxy: UpstreamProxy | undefined,
   onFailed: (err: Error & { code?: string }) => void,
+  track?: (s: net.Socket) => void,
 ): void {
   const opened: Promise<Duplex> = upstreamProxy
     ? connectThrough(upstreamProxy, target)
     : new Promise((resolve, reject) => {
         const s = net.connect({ host: target.host, port: target.port });
+        track?.(s);
         s.once('connect', () => {
           s.off('error', reject);
           resolve(s);

@@ -1,0 +1,108 @@
+// The proxy points of issue 12 ("the safety promise under attack"), each against the real service:
+// loops back to the guardian's own listener are answered 508 at once, a half-closed client still gets
+// its answer, ...
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { once } from 'node:events';
+import { readdirSync, rmSync } from 'node:fs';
+import { loadOrCreateCa } from '../host-services/ca.js';
+import { homePaths } from '../host-services/home.js';
+import { startUpstream, type Upstream } from './support/upstream.js';
+import { connectTunnel, viaProxyHttp, waitFor, type Resp } from './support/proxy-client.js';
+import { startService, tempHome, type TestService } from './support/service.js';
+
+let upstream: Upstream;
+let upCaHome: string;
+let g: TestService;
+
+beforeAll(async () => {
+  upCaHome = tempHome('tg-up-');
+  const upCa = loadOrCreateCa(homePaths(upCaHome), { create: true })!;
+  upstream = await startUpstream(upCa.certFor('localhost'));
+  g = await startService({ upstream_ca_file: upCa.certPath, dedup_window_secs: 0, https_inspection: true });
+});
+
+afterAll(async () => {
+  await g?.stop();
+  await upstream?.close();
+  if (upCaHome) rmSync(upCaHome, { recursive: true, force: true });
+});
+
+/** Rejects after `ms`: a loop never answers, it only grows. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** Writes `text` on a raw connection to the proxy and reads until the proxy closes it. */
+async function rawExchange(port: number, text: string, halfClose = false): Promise<string> {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => undefined);
+  await once(s, 'connect');
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  if (halfClose) s.end(text);
+  else s.write(text);
+  await within(once(s, 'close'), 5000, 'the proxy closing the connection');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+describe('loops back to the guardian', () => {
+  it("a request or CONNECT aimed at the guardian's own listener is answered 508 at once, nothing grows", async () => {
+    const port = g.port;
+    const fdsBefore = openFds();
+    const errorsBefore = g.svc.counters.upstream_errors;
+    const targets = [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `LOCALHOST.:${port}`,
+      `[::ffff:127.0.0.1]:${port}`,
+      // A name the static check does not know (inet_aton reads it as 127.0.0.1): caught at the first hop.
+      `127.1:${port}`,
+    ];
+    for (const t of targets) {
+      const r: Resp = await within(viaProxyHttp(port, `http://${t}/x?y=1`), 3000, `GET http://${t}/`);
+      expect(r.status, t).toBe(508);
+      const post = await within(
+        viaProxyHttp(port, `http://${t}/upload`, { method: 'POST', body: 'x'.repeat(10_000) }),
+        3000,
+        `POST http://${t}/`,
+      );
+      expect(post.status, t).toBe(508);
+    }
+    // Origin-form, Host naming the guardian: the request was sent to it and aims at it again.
+    const origin = await rawExchange(port, `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    expect(origin).toMatch(/^HTTP\/1\.1 508 /);
+    // CONNECT to itself, with inspection on (the tunnel would carry requests back into it).
+    for (const t of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+      const status = await within(
+        connectTunnel(port, t).then(
+          (s) => {
+            s.destroy();
+            return 200;
+          },
+          (err: { status?: number }) => err.status ?? 0,
+        ),
+        3000,
+        `CONNECT ${t}`,
+      );
+      expect(status, t).toBe(508);
+    }
+    // Many more: descriptors and the proxy's sockets come back to where they were.
+    await Promise.all(
+      Array.from({ length: 100 }, () => within(viaProxyHttp(port, `http://127.0.0.1:${port}/`), 3000, 'loop')),
+    );
+    await waitFor(
+      () => g.svc.proxy.openSockets,
+      (n) => n === 0,
+      'the proxy to hold no client socket',
+    );
+    await waitFor(openFds, (n) => n <= fdsBefore + 4, 'descriptors back to where they were');
+    expect(g.svc.counters.upstream_errors).toBe(errorsBefore);
+  });
+});
