@@ -106,3 +106,27 @@ describe('loops back to the guardian', () => {
     expect(g.svc.counters.upstream_errors).toBe(errorsBefore);
   });
 });
+
+describe('a client that half-closes after its request', () => {
+  it('still gets the answer: plain, with a body, and inside a plain CONNECT tunnel', async () => {
+    const hostH = `localhost:${upstream.httpPort}`;
+    const get = await rawExchange(g.port, `GET http://${hostH}/plain HTTP/1.1\r\nHost: ${hostH}\r\n\r\n`, true);
+    expect(get).toMatch(/^HTTP\/1\.1 200 /);
+    expect(get).toContain('curl -fsSL');
+    const body = 'hello=world';
+    const post = await rawExchange(
+      g.port,
+      `POST http://${hostH}/echo HTTP/1.1\r\nHost: ${hostH}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      true,
+    );
+    expect(post).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\n(2\r\n)?ok(\r\n0\r\n\r\n)?$/);
+    expect(upstream.received.at(-1)!.toString()).toBe(body);
+
+    const tunnel = await connectTunnel(g.port, hostH);
+    const chunks: Buffer[] = [];
+    tunnel.on('data', (c: Buffer) => chunks.push(c));
+    tunnel.end(`GET /plain HTTP/1.1\r\nHost: ${hostH}\r\n\r\n`);
+    await within(once(tunnel, 'close'), 5000, 'the tunnel to close');
+    expect(Buffer.concat(chunks).toString()).toMatch(/^HTTP\/1\.1 200 [^]*curl -fsSL/);
+  });
+});

@@ -78,6 +78,8 @@ interface ConnInfo {
   tunnel?: Flow;
   /** Checked once, at its first request: the connection is not one of the guardian's own. */
   notOwn?: boolean;
+  /** The response to the connection's latest request (what a half-closing client waits for). */
+  res?: http.ServerResponse;
 }
 
 export const HEADERS_TIMEOUT_MS = 30_000;
@@ -85,6 +87,12 @@ export const HEADERS_TIMEOUT_MS = 30_000;
 const STOP_SCAN_WAIT_MS = 2_000;
 /** How long a refused client may take to close its side after the answer before it is cut off. */
 const REFUSE_LINGER_MS = 2_000;
+/**
+ * How long the upstream has to start answering after the client shut down its write side. A client that
+ * closed its socket completely sends the same FIN as one that only half-closed: the two can be told apart
+ * only once something is written to them, so an answer that never starts is not waited for forever.
+ */
+export const HALF_CLOSE_WAIT_MS = 2_000;
 
 const BAD_REQUEST: Answer = { status: 400 };
 const BAD_TARGET: Answer = {
@@ -291,6 +299,12 @@ export class GuardianProxy {
     server.headersTimeout = headersTimeout;
     server.requestTimeout = 0; // long uploads and streams are normal for agents
     server.keepAliveTimeout = 65_000;
+    // A client may send its whole request and then shut down its write side (`curl` reading from stdin, a
+    // `nc -N`, an agent's own HTTP code): by default Node's HTTP server then aborts the request and closes
+    // the connection, so the upstream's answer was lost. With this the request goes on and the connection
+    // is closed after the last response. Node has no option for it, only this long-standing field of its
+    // HTTP server (untyped); test/proxy-safety.test.ts fails if a Node version stops honouring it.
+    (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res, isSSL));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
       this.onUpgrade(req, socket, head, isSSL),
@@ -342,9 +356,27 @@ export class GuardianProxy {
     // last one back waiting for a delayed ACK.
     socket.setNoDelay(true);
     this.track(socket);
+    this.onHalfClose(socket);
     // Plain HTTP inside a CONNECT tunnel is handed to this server as a new 'connection': keep what the
     // CONNECT established (its flow: group and target) instead of starting over.
     if (!this.conns.has(socket)) this.conns.set(socket, { client });
+  }
+
+  /**
+   * A client that sent its request and shut down its write side still gets the answer (the servers allow
+   * half-open connections); if the answer has not started within HALF_CLOSE_WAIT_MS, the client is taken
+   * to have left and the exchange is dropped (see forward-request.ts, a client closing).
+   */
+  private onHalfClose(socket: Duplex): void {
+    socket.once('end', () => {
+      const res = this.conns.get(socket)?.res;
+      if (!res || res.headersSent || res.writableEnded) return;
+      const timer = setTimeout(() => {
+        if (!res.headersSent) socket.destroy();
+      }, HALF_CLOSE_WAIT_MS);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    });
   }
 
   private track(socket: Duplex): void {
@@ -421,6 +453,7 @@ export class GuardianProxy {
     req.on('error', () => undefined);
     res.on('error', () => undefined);
     const info = this.info(req.socket);
+    info.res = res;
     if (!info.notOwn && this.isOwnConnection(req.socket, info)) {
       // One of the guardian's own upstream connections: a name that resolves back to it.
       this.g.counters.requests++;
@@ -561,6 +594,7 @@ export class GuardianProxy {
       if (!tlsSocket) return;
       this.conns.set(tlsSocket, { client: flow.client, tunnel: flow });
       this.track(tlsSocket);
+      this.onHalfClose(tlsSocket);
       this.innerServer!.emit('connection', tlsSocket);
       return;
     }
