@@ -3,27 +3,51 @@
 // its answer, ...
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { readdirSync, rmSync } from 'node:fs';
 import { loadOrCreateCa } from '../host-services/ca.js';
 import { homePaths } from '../host-services/home.js';
-import { startUpstream, type Upstream } from './support/upstream.js';
+import { INJECTION_TEXT, startUpstream, type Upstream } from './support/upstream.js';
+import { expandExample } from './support/expand-example.js';
 import { connectTunnel, viaProxyHttp, waitFor, type Resp } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
 
 let upstream: Upstream;
 let upCaHome: string;
+let upCaPem: string;
 let g: TestService;
+/** The same guardian with HTTPS inspection off (the default). */
+let off: TestService;
+/** A raw TCP server: echoes what it gets; greets first with a shell command when the client says nothing. */
+let raw: net.Server;
+let rawPort: number;
 
 beforeAll(async () => {
+  raw = net.createServer((s) => {
+    s.on('error', () => undefined);
+    const greet = setTimeout(() => s.write(`220 welcome\r\n${INJECTION_TEXT}`), 100);
+    s.on('data', (d: Buffer) => {
+      clearTimeout(greet);
+      s.write(d);
+    });
+    s.on('end', () => s.end());
+  });
+  raw.listen(0, '127.0.0.1');
+  await once(raw, 'listening');
+  rawPort = (raw.address() as net.AddressInfo).port;
   upCaHome = tempHome('tg-up-');
   const upCa = loadOrCreateCa(homePaths(upCaHome), { create: true })!;
+  upCaPem = upCa.certPem;
   upstream = await startUpstream(upCa.certFor('localhost'));
   g = await startService({ upstream_ca_file: upCa.certPath, dedup_window_secs: 0, https_inspection: true });
+  off = await startService({ upstream_ca_file: upCa.certPath, dedup_window_secs: 0, https_inspection: false });
 });
 
 afterAll(async () => {
   await g?.stop();
+  await off?.stop();
+  raw?.close();
   await upstream?.close();
   if (upCaHome) rmSync(upCaHome, { recursive: true, force: true });
 });
@@ -128,5 +152,91 @@ describe('a client that half-closes after its request', () => {
     tunnel.end(`GET /plain HTTP/1.1\r\nHost: ${hostH}\r\n\r\n`);
     await within(once(tunnel, 'close'), 5000, 'the tunnel to close');
     expect(Buffer.concat(chunks).toString()).toMatch(/^HTTP\/1\.1 200 [^]*curl -fsSL/);
+  });
+});
+
+describe('a CONNECT tunnel that carries no TLS is read, in either mode', () => {
+  /** Opens a tunnel, writes `data`, half-closes, and returns everything that came back. */
+  async function throughTunnel(s: TestService, target: string, data: string | Buffer): Promise<string> {
+    const tunnel = await connectTunnel(s.port, target);
+    const chunks: Buffer[] = [];
+    tunnel.on('data', (c: Buffer) => chunks.push(c));
+    tunnel.end(data);
+    await within(once(tunnel, 'close'), 5000, `the tunnel to ${target} to close`);
+    return Buffer.concat(chunks).toString('latin1');
+  }
+
+  it('plain HTTP in a tunnel is scanned like any request, inspection off as on (`curl -p`, undici ProxyAgent)', async () => {
+    const hostH = `localhost:${upstream.httpPort}`;
+    for (const s of [off, g]) {
+      const key = expandExample('ghp_{{rand:alnum:36}}');
+      const body = `token=${key.text}`;
+      const reply = await throughTunnel(
+        s,
+        hostH,
+        `POST /echo?via=tunnel HTTP/1.1\r\nHost: ${hostH}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
+      expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+      expect(upstream.received.at(-1)!.toString()).toBe(body);
+      // The query value is masked in the finding's path (`/echo?via=…`).
+      const [f] = await s.findings(
+        1,
+        (x) => x.pattern === 'github_token' && x.dest === hostH && (x.path ?? '').startsWith('/echo?via='),
+      );
+      expect(f).toMatchObject({ protocol: 'http', method: 'POST', dest: hostH, direction: 'outbound' });
+      expect(f!.snippet).not.toContain(key.randomParts[0]!);
+      // The answer is scanned too.
+      const answer = await throughTunnel(s, hostH, `GET /plain HTTP/1.1\r\nHost: ${hostH}\r\n\r\n`);
+      expect(answer).toContain('sudo bash');
+      await s.findings(1, (x) => x.direction === 'inbound' && x.pattern === 'pipe_to_shell' && x.dest === hostH);
+    }
+  });
+
+  it('bytes that are neither TLS nor HTTP are scanned as raw streams both ways, inspection off as on', async () => {
+    for (const s of [off, g]) {
+      const key = expandExample('npm_{{rand:alnum:36}}');
+      const payload = Buffer.concat([Buffer.from([0, 1, 2, 0xff]), Buffer.from(` NPM_TOKEN=${key.text}\n`)]);
+      const echoed = await throughTunnel(s, `127.0.0.1:${rawPort}`, payload);
+      expect(Buffer.from(echoed, 'latin1').equals(payload)).toBe(true);
+      const [out] = await s.findings(
+        1,
+        (x) => x.pattern === 'npm_token' && x.dest === `127.0.0.1:${rawPort}` && x.direction === 'outbound',
+      );
+      expect(out).toMatchObject({ protocol: 'connect', location: 'tunnel', source: '127.0.0.1' });
+    }
+  });
+
+  it('a server that speaks first is scanned too (inspection off)', async () => {
+    const tunnel = await connectTunnel(off.port, `127.0.0.1:${rawPort}`);
+    const chunks: Buffer[] = [];
+    tunnel.on('data', (c: Buffer) => chunks.push(c));
+    await waitFor(
+      () => Buffer.concat(chunks).toString(),
+      (t) => t.includes('sudo bash'),
+      'the greeting',
+    );
+    tunnel.end();
+    await within(once(tunnel, 'close'), 5000, 'the tunnel to close');
+    const [f] = await off.findings(
+      1,
+      (x) => x.direction === 'inbound' && x.pattern === 'pipe_to_shell' && x.dest === `127.0.0.1:${rawPort}`,
+    );
+    expect(f).toMatchObject({ protocol: 'connect', location: 'tunnel' });
+  });
+
+  it('TLS stays blind with inspection off', async () => {
+    const key = expandExample('ghp_{{rand:alnum:36}}');
+    const tunnel = await connectTunnel(off.port, `localhost:${upstream.httpsPort}`);
+    const t = tls.connect({ socket: tunnel, servername: 'localhost', ca: [upCaPem] });
+    await once(t, 'secureConnect');
+    const body = `token=${key.text}`;
+    t.end(`POST /echo?via=blind-tls HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    t.resume();
+    await within(once(t, 'close'), 5000, 'the TLS tunnel to close');
+    expect(upstream.received.at(-1)!.toString()).toBe(body);
+    // A later plain finding proves the scans before it had run.
+    await throughTunnel(off, `localhost:${upstream.httpPort}`, `GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    await off.findings(1, (x) => x.pattern === 'pipe_to_shell' && x.dest === `localhost:${upstream.httpPort}`);
+    expect(off.svc.store.recent(500).filter((x) => x.dest === `localhost:${upstream.httpsPort}`)).toEqual([]);
   });
 });

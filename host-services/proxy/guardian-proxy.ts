@@ -25,7 +25,10 @@ import { ScanHook } from './hooks/scan.js';
 import { selfProbeHook } from './hooks/self-probe.js';
 import { upstreamErrorsHook } from './hooks/upstream-errors.js';
 import {
-  blindTunnel,
+  firstSpeaker,
+  openUpstream,
+  pipeTunnel,
+  sniffTunnel,
   firstBytes,
   ServerContexts,
   terminateTls,
@@ -566,16 +569,12 @@ export class GuardianProxy {
     if (!flow.local) this.g.onConnectTarget?.(flow.dest, flow.client, flow.group, inspect);
     if (!inspect) {
       this.g.counters.tunnels++;
-      blindTunnel(
-        socket,
-        head,
-        target,
-        this.g.upstreamProxy,
-        (err) => {
+      openUpstream(target, this.g.upstreamProxy, (s) => this.own.track(s)).then(
+        (upstream) => this.carryUninspected(socket, head, upstream, flow),
+        (err: Error & { code?: string }) => {
           this.hooks.error(flow, err);
           refuse(socket, rawAnswer({ status: 502 }));
         },
-        (s) => this.own.track(s),
       );
       return;
     }
@@ -583,11 +582,68 @@ export class GuardianProxy {
     firstBytes(socket, head, (first) => this.openTunnel(socket, first, flow));
   }
 
-  /** An inspected tunnel's first bytes decide: TLS is terminated here, anything else is read as HTTP. */
+  /**
+   * A tunnel that is not inspected (inspection off, or a host in allow_hosts), once its upstream is open.
+   * Only TLS stays blind: plain HTTP in it is read like any request, and other bytes (or a server that
+   * speaks first) are piped with both directions scanned, since none of that needs a CA to be read.
+   */
+  private carryUninspected(socket: Duplex, head: Buffer, upstream: Duplex, flow: Flow): void {
+    if (socket.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    socket.write(CONNECT_OK);
+    if (!flow.scan) {
+      if (head.length > 0) socket.unshift(head);
+      pipeTunnel(socket, upstream);
+      return;
+    }
+    // Until the first bytes decide, either side going away ends the other.
+    const upstreamGone = () => socket.destroy();
+    const clientGone = () => upstream.destroy();
+    upstream.on('error', upstreamGone);
+    upstream.on('close', upstreamGone);
+    socket.on('close', clientGone);
+    firstSpeaker(socket, head, upstream, (who, first) => {
+      upstream.off('error', upstreamGone);
+      upstream.off('close', upstreamGone);
+      socket.off('close', clientGone);
+      const kind = who === 'upstream' ? 'raw' : sniffTunnel(first);
+      if (kind === 'tls') {
+        pipeTunnel(socket, upstream);
+      } else if (kind === 'http') {
+        upstream.on('error', () => undefined);
+        upstream.destroy(); // the requests go out through the proxy's own client
+        this.readAsHttp(socket);
+      } else {
+        this.carryRaw(socket, upstream, flow);
+      }
+    });
+  }
+
+  /** Pipes a tunnel that carries neither TLS nor HTTP, both directions scanned as raw streams. */
+  private carryRaw(socket: Duplex, upstream: Duplex, flow: Flow): void {
+    pipeTunnel(socket, upstream, {
+      outbound: this.hooks.rawStream(flow, false),
+      inbound: this.hooks.rawStream(flow, true),
+    });
+  }
+
+  /** Plain HTTP inside a tunnel (e.g. ws://, or `curl -p`): parsed like a direct request. */
+  private readAsHttp(socket: Duplex): void {
+    this.server!.emit('connection', socket);
+    socket.resume();
+  }
+
+  /**
+   * An inspected tunnel's first bytes decide: TLS is terminated here, HTTP is read as requests, anything
+   * else is piped to the target with both directions scanned.
+   */
   private openTunnel(socket: Duplex, head: Buffer, flow: Flow): void {
     socket.pause();
     socket.unshift(head);
-    if (head[0] === 0x16) {
+    const kind = sniffTunnel(head);
+    if (kind === 'tls') {
       const tlsSocket = terminateTls(socket, flow.target.host, this.contexts!, (err) =>
         this.g.log('warn', `TLS from ${flow.client} for ${flow.target.host}: ${err.code ?? err.message}`),
       );
@@ -598,8 +654,19 @@ export class GuardianProxy {
       this.innerServer!.emit('connection', tlsSocket);
       return;
     }
-    // Plain HTTP inside a tunnel (e.g. ws://): parse it like a direct request.
-    this.server!.emit('connection', socket);
-    socket.resume();
+    if (kind === 'http') {
+      this.readAsHttp(socket);
+      return;
+    }
+    openUpstream(flow.target, this.g.upstreamProxy, (s) => this.own.track(s)).then(
+      (upstream) => {
+        if (socket.destroyed) upstream.destroy();
+        else this.carryRaw(socket, upstream, flow);
+      },
+      (err: Error & { code?: string }) => {
+        this.hooks.error(flow, err);
+        socket.destroy();
+      },
+    );
   }
 }

@@ -29,6 +29,11 @@ export interface ProxyHook {
   requestHeaders?(flow: Flow, req: http.IncomingMessage, hasBody: boolean): Answer | BodyTap | null | void;
   /** A response head; a tap receives the response body after it was forwarded. */
   responseHeaders?(flow: Flow, head: ResponseHead): BodyTap | null | void;
+  /**
+   * A tunnel that carries neither TLS nor HTTP (or whose server speaks first): the tap for one direction of
+   * its raw bytes, which it gets after they were passed on.
+   */
+  rawStream?(flow: Flow, fromServer: boolean): BodyTap | null | void;
   /** One whole WebSocket message, after it was relayed. */
   webSocketMessage?(flow: Flow, fromServer: boolean, data: Buffer): void;
   /** The upstream side failed (connect, TLS, reset, malformed answer, WebSocket error). */
@@ -59,6 +64,7 @@ export class HookChain {
   private readonly requestHooks: ProxyHook[];
   private readonly responseHooks: ProxyHook[];
   private readonly messageHooks: ProxyHook[];
+  private readonly rawHooks: ProxyHook[];
   private readonly errorHooks: ProxyHook[];
 
   constructor(hooks: readonly ProxyHook[]) {
@@ -66,6 +72,7 @@ export class HookChain {
     this.requestHooks = hooks.filter((h) => h.requestHeaders);
     this.responseHooks = hooks.filter((h) => h.responseHeaders);
     this.messageHooks = hooks.filter((h) => h.webSocketMessage);
+    this.rawHooks = hooks.filter((h) => h.rawStream);
     this.errorHooks = hooks.filter((h) => h.error);
   }
 
@@ -93,6 +100,15 @@ export class HookChain {
     let tap: BodyTap | null = null;
     for (const h of this.responseHooks) {
       const r = h.responseHeaders!(flow, head);
+      if (r) tap = tap ? bothTaps(tap, r) : r;
+    }
+    return tap;
+  }
+
+  rawStream(flow: Flow, fromServer: boolean): BodyTap | null {
+    let tap: BodyTap | null = null;
+    for (const h of this.rawHooks) {
+      const r = h.rawStream!(flow, fromServer);
       if (r) tap = tap ? bothTaps(tap, r) : r;
     }
     return tap;

@@ -1,50 +1,103 @@
-// The two ways a CONNECT tunnel is carried once its hooks let it through: blind (bytes piped to the
-// target, through the upstream proxy when chaining) or terminated here with a certificate from the
-// guardian's CA (the decrypted socket is then handed to the proxy's inner HTTP server). Both take the
-// client socket as it came out of the HTTP server's 'connect' event: no loopback hop, no extra server.
+// How a CONNECT tunnel is carried once its hooks let it through. Its first bytes decide: TLS is
+// terminated here with a certificate from the guardian's CA when inspection is on (the decrypted socket
+// goes to the proxy's inner HTTP server) and piped blind when it is off; plain HTTP goes to the proxy's
+// HTTP server in either mode; anything else is piped with both directions scanned as raw streams. All
+// of it works on the client socket as it came out of the HTTP server's 'connect' event: no loopback hop.
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { connectThrough, type UpstreamProxy } from './upstream-proxy.js';
 import type { HostPort } from './connect-target.js';
+import type { BodyTap } from './forward-request.js';
 
 export const CONNECT_OK = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_CONTEXTS = 1000;
 
-/** Opens the upstream side, then answers 200 and pipes both ways; `onFailed` when it cannot be opened. */
-export function blindTunnel(
-  socket: Duplex,
-  head: Buffer,
+/** Opens the tunnel's upstream side: directly, or through the upstream proxy when chaining. */
+export function openUpstream(
   target: HostPort,
   upstreamProxy: UpstreamProxy | undefined,
-  onFailed: (err: Error & { code?: string }) => void,
   track?: (s: net.Socket) => void,
+): Promise<Duplex> {
+  if (upstreamProxy) return connectThrough(upstreamProxy, target);
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: target.host, port: target.port });
+    track?.(s);
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+/**
+ * Pipes both ways; each side's bytes go to its tap (if any) after they were passed on. Either side
+ * closing closes the other; the taps end then (complete when their side ended cleanly).
+ */
+export function pipeTunnel(
+  client: Duplex,
+  upstream: Duplex,
+  taps?: { outbound: BodyTap | null; inbound: BodyTap | null },
 ): void {
-  const opened: Promise<Duplex> = upstreamProxy
-    ? connectThrough(upstreamProxy, target)
-    : new Promise((resolve, reject) => {
-        const s = net.connect({ host: target.host, port: target.port });
-        track?.(s);
-        s.once('connect', () => {
-          s.off('error', reject);
-          resolve(s);
-        });
-        s.once('error', reject);
-      });
-  opened.then((upstream) => {
-    if (socket.destroyed) {
-      upstream.destroy();
-      return;
-    }
-    upstream.on('error', () => socket.destroy());
-    socket.on('close', () => upstream.destroy());
-    upstream.on('close', () => socket.destroy());
-    socket.write(CONNECT_OK);
-    if (head.length > 0) upstream.write(head);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
-  }, onFailed);
+  upstream.on('error', () => client.destroy());
+  client.on('error', () => upstream.destroy());
+  client.on('close', () => upstream.destroy());
+  upstream.on('close', () => client.destroy());
+  client.pipe(upstream);
+  upstream.pipe(client);
+  for (const [side, tap] of [
+    [client, taps?.outbound ?? null],
+    [upstream, taps?.inbound ?? null],
+  ] as const) {
+    if (!tap) continue;
+    let ended = false;
+    const end = (complete: boolean) => {
+      if (ended) return;
+      ended = true;
+      tap.end(complete);
+    };
+    side.on('data', (c: Buffer) => tap.write(c));
+    side.once('end', () => end(true));
+    side.once('close', () => end(false));
+  }
+}
+
+/** What a tunnel carries, read from its first bytes: TLS (a handshake record), HTTP (a method), or else raw. */
+export function sniffTunnel(first: Buffer): 'tls' | 'http' | 'raw' {
+  if (first[0] === 0x16) return 'tls';
+  return /^[A-Z]{1,16}( |$)/.test(first.toString('latin1', 0, 17)) ? 'http' : 'raw';
+}
+
+/**
+ * Calls `then` with whichever side of an open tunnel speaks first and its bytes, put back into that
+ * side; both sides are left paused. A server that speaks first (SSH, SMTP) makes the tunnel raw.
+ */
+export function firstSpeaker(
+  client: Duplex,
+  head: Buffer,
+  upstream: Duplex,
+  then: (who: 'client' | 'upstream', first: Buffer) => void,
+): void {
+  if (head.length > 0) {
+    client.pause();
+    client.unshift(head);
+    then('client', head);
+    return;
+  }
+  const onClient = (d: Buffer) => done('client', client, d);
+  const onUpstream = (d: Buffer) => done('upstream', upstream, d);
+  const done = (who: 'client' | 'upstream', side: Duplex, d: Buffer) => {
+    client.off('data', onClient);
+    upstream.off('data', onUpstream);
+    client.pause();
+    upstream.pause();
+    side.unshift(d);
+    then(who, d);
+  };
+  client.on('data', onClient);
+  upstream.on('data', onUpstream);
 }
 
 /** Calls `then` with the tunnel's first bytes (already there, or the first chunk to arrive). */

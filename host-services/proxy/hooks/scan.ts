@@ -2,7 +2,7 @@
 // the bytes after they were forwarded (never buffered whole, never delaying the traffic). Findings go
 // to the sink; a flow an earlier hook exempted (allow_hosts) or answered itself (self-probe) is skipped.
 import type http from 'node:http';
-import type { Direction, Protocol } from '../../../lib/finding-schema.js';
+import type { Direction, Location, Protocol } from '../../../lib/finding-schema.js';
 import type { MessageMeta } from '../../../lib/finding-builder.js';
 import type { Rule } from '../../../lib/rules/rule.js';
 import { MessageScanner, scanTextSync } from '../../../lib/scanner/message-scanner.js';
@@ -64,6 +64,19 @@ export class ScanHook implements ProxyHook {
       group: flow.group,
     };
     return this.tap(this.scanner('inbound', flow.target.host, head.contentEncoding, meta, head.contentType));
+  }
+
+  rawStream(flow: Flow, fromServer: boolean): BodyTap | null {
+    if (!flow.scan || flow.local) return null;
+    const direction: Direction = fromServer ? 'inbound' : 'outbound';
+    const meta: MessageMeta = {
+      direction,
+      protocol: 'connect',
+      source: fromServer ? flow.dest : flow.client,
+      dest: flow.dest,
+      group: flow.group,
+    };
+    return this.tap(this.scanner(direction, flow.target.host, undefined, meta, undefined, 'tunnel'));
   }
 
   webSocketMessage(flow: Flow, fromServer: boolean, data: Buffer): void {
@@ -153,6 +166,7 @@ export class ScanHook implements ProxyHook {
     encoding: string | undefined,
     meta: MessageMeta,
     contentType?: string,
+    location: Location = 'body',
   ): MessageScanner {
     return new MessageScanner({
       direction,
@@ -162,7 +176,7 @@ export class ScanHook implements ProxyHook {
       destHost,
       contentEncoding: encoding,
       contentType,
-      location: 'body',
+      location,
       onDetection: (d) => this.o.sink.detection(d, meta),
     });
   }
