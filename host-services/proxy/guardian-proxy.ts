@@ -21,6 +21,7 @@ import { allowHostsHook } from './hooks/allow-hosts.js';
 import { credentialsHook, type Authenticate } from './hooks/credentials.js';
 import { loopHook } from './hooks/loop.js';
 import { LOOP_ANSWER, OwnAddress } from './own-address.js';
+import { clientHelloServerName } from './sni.js';
 import { ScanHook } from './hooks/scan.js';
 import { selfProbeHook } from './hooks/self-probe.js';
 import { upstreamErrorsHook } from './hooks/upstream-errors.js';
@@ -610,6 +611,8 @@ export class GuardianProxy {
       socket.off('close', clientGone);
       const kind = who === 'upstream' ? 'raw' : sniffTunnel(first);
       if (kind === 'tls') {
+        const name = clientHelloServerName(first);
+        if (name !== null) this.hooks.serverName(flow, name);
         pipeTunnel(socket, upstream);
       } else if (kind === 'http') {
         upstream.on('error', () => undefined);
@@ -644,8 +647,12 @@ export class GuardianProxy {
     socket.unshift(head);
     const kind = sniffTunnel(head);
     if (kind === 'tls') {
-      const tlsSocket = terminateTls(socket, flow.target.host, this.contexts!, (err) =>
-        this.g.log('warn', `TLS from ${flow.client} for ${flow.target.host}: ${err.code ?? err.message}`),
+      const tlsSocket = terminateTls(
+        socket,
+        flow.target.host,
+        this.contexts!,
+        (err) => this.g.log('warn', `TLS from ${flow.client} for ${flow.dest}: ${err.code ?? err.message}`),
+        (name) => this.hooks.serverName(flow, name),
       );
       if (!tlsSocket) return;
       this.conns.set(tlsSocket, { client: flow.client, tunnel: flow });

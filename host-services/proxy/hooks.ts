@@ -29,6 +29,8 @@ export interface ProxyHook {
   requestHeaders?(flow: Flow, req: http.IncomingMessage, hasBody: boolean): Answer | BodyTap | null | void;
   /** A response head; a tap receives the response body after it was forwarded. */
   responseHeaders?(flow: Flow, head: ResponseHead): BodyTap | null | void;
+  /** The server name (SNI) a client asked for inside a tunnel, inspected or blind. */
+  serverName?(flow: Flow, name: string): void;
   /**
    * A tunnel that carries neither TLS nor HTTP (or whose server speaks first): the tap for one direction of
    * its raw bytes, which it gets after they were passed on.
@@ -65,6 +67,7 @@ export class HookChain {
   private readonly responseHooks: ProxyHook[];
   private readonly messageHooks: ProxyHook[];
   private readonly rawHooks: ProxyHook[];
+  private readonly nameHooks: ProxyHook[];
   private readonly errorHooks: ProxyHook[];
 
   constructor(hooks: readonly ProxyHook[]) {
@@ -73,6 +76,7 @@ export class HookChain {
     this.responseHooks = hooks.filter((h) => h.responseHeaders);
     this.messageHooks = hooks.filter((h) => h.webSocketMessage);
     this.rawHooks = hooks.filter((h) => h.rawStream);
+    this.nameHooks = hooks.filter((h) => h.serverName);
     this.errorHooks = hooks.filter((h) => h.error);
   }
 
@@ -103,6 +107,10 @@ export class HookChain {
       if (r) tap = tap ? bothTaps(tap, r) : r;
     }
     return tap;
+  }
+
+  serverName(flow: Flow, name: string): void {
+    for (const h of this.nameHooks) h.serverName!(flow, name);
   }
 
   rawStream(flow: Flow, fromServer: boolean): BodyTap | null {

@@ -137,6 +137,7 @@ export function terminateTls(
   defaultHost: string,
   contexts: ServerContexts,
   onError: (err: Error & { code?: string }) => void,
+  onServerName?: (name: string) => void,
 ): tls.TLSSocket | null {
   let tlsSocket: tls.TLSSocket;
   try {
@@ -145,6 +146,7 @@ export function terminateTls(
       secureContext: contexts.get(defaultHost),
       ALPNProtocols: ['http/1.1'],
       SNICallback: (servername, cb) => {
+        if (servername) onServerName?.(servername);
         try {
           cb(null, contexts.get(servername || defaultHost));
         } catch (err) {

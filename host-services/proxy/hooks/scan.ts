@@ -8,6 +8,7 @@ import type { Rule } from '../../../lib/rules/rule.js';
 import { MessageScanner, scanTextSync } from '../../../lib/scanner/message-scanner.js';
 import type { FindingSink } from '../../finding-sink.js';
 import type { BodyTap } from '../forward-request.js';
+import { formatHostPort } from '../connect-target.js';
 import type { Flow } from '../flow.js';
 import type { ProxyHook } from '../hooks.js';
 import type { ResponseHead } from '../http1/response-parser.js';
@@ -23,15 +24,75 @@ export interface ScanOptions {
 /** Proxy credentials are for the guardian and are not forwarded: not exfiltration. */
 const HOP_HEADERS = new Set(['proxy-authorization', 'proxy-connection']);
 
+/** Host names checked for secrets: agents talk to a few hosts, over and over. */
+const HOSTS_CACHE_MAX = 1000;
+
+/**
+ * A host name with the labels that may carry a secret masked: every label but the last two, and those
+ * too when the secret is in them (`[REDACTED].evil.test`).
+ */
+function maskHost(host: string, secretIn: (label: string) => boolean): string {
+  const labels = host.split('.');
+  return labels
+    .map((l, i) => (i < labels.length - 2 || secretIn(l) ? '[REDACTED]' : l))
+    .join('.')
+    .replace(/^(\[REDACTED\]\.)+/, '[REDACTED].');
+}
+
 export class ScanHook implements ProxyHook {
   /** Body scans not yet reported (each ends with its message, cut off or complete). */
   private live = 0;
   private onDrained: (() => void) | undefined;
+  /** Host name -> its masked form when a secret is in it, null when none is. */
+  private readonly hosts = new Map<string, string | null>();
 
   constructor(private readonly o: ScanOptions) {}
 
+  /**
+   * A CONNECT's request head (its target and Host are the only names a blind tunnel shows) is scanned
+   * like any request head; a secret in the target's name masks it in the flow's `dest`.
+   */
+  connect(flow: Flow, req: http.IncomingMessage): void {
+    if (!flow.scan || flow.local) return;
+    this.maskDest(flow);
+    const meta: MessageMeta = {
+      direction: 'outbound',
+      protocol: 'connect',
+      source: flow.client,
+      dest: flow.dest,
+      method: 'CONNECT',
+      group: flow.group,
+    };
+    try {
+      this.scanHead(req, flow.target.host, meta);
+    } catch (err) {
+      this.o.log('error', `header scan failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** The SNI name of a tunnel, scanned as outbound text. */
+  serverName(flow: Flow, name: string): void {
+    if (!flow.scan || flow.local) return;
+    const meta: MessageMeta = {
+      direction: 'outbound',
+      protocol: 'https',
+      source: flow.client,
+      dest: flow.dest,
+      group: flow.group,
+    };
+    scanTextSync(`server name: ${name.slice(0, 1024)}`, {
+      direction: 'outbound',
+      rules: this.o.rules.outbound,
+      salt: this.o.salt,
+      destHost: flow.target.host,
+      location: 'headers',
+      onDetection: (d) => this.o.sink.detection(d, meta),
+    });
+  }
+
   requestHeaders(flow: Flow, req: http.IncomingMessage, hasBody: boolean): BodyTap | null {
     if (!flow.scan || flow.local) return null;
+    if (!flow.tunnel) this.maskDest(flow);
     const meta: MessageMeta = {
       direction: 'outbound',
       protocol: flow.protocol,
@@ -100,6 +161,26 @@ export class ScanHook implements ProxyHook {
     } catch (err) {
       this.o.log('warn', `websocket scan failed: ${(err as Error).message}`);
     }
+  }
+
+  /** Masks the flow's `dest` when its host name carries a secret (the head scan reports the finding). */
+  private maskDest(flow: Flow): void {
+    const host = flow.target.host;
+    let masked = this.hosts.get(host);
+    if (masked === undefined) {
+      const secretIn = (text: string) =>
+        scanTextSync(text, {
+          direction: 'outbound',
+          rules: this.o.rules.outbound,
+          salt: this.o.salt,
+          destHost: host,
+          location: 'headers',
+        }).length > 0;
+      masked = secretIn(host) ? maskHost(host, secretIn) : null;
+      if (this.hosts.size >= HOSTS_CACHE_MAX) this.hosts.clear();
+      this.hosts.set(host, masked);
+    }
+    if (masked !== null) flow.dest = formatHostPort({ host: masked, port: flow.target.port });
   }
 
   /** Resolves once every body scan has reported (or after `ms`, whatever is still open). */
