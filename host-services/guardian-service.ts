@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from '../lib/config-schema.js';
 import { Deduper } from '../lib/dedup.js';
-import type { Finding } from '../lib/finding-schema.js';
+import { SCAN_TRUNCATED, type Finding } from '../lib/finding-schema.js';
 import type { FindingsQuery } from '../lib/findings-query.js';
 import { rulesFor } from '../lib/rules/index.js';
 import { zeroCounters, type Counters, type Status } from '../lib/status-schema.js';
@@ -229,7 +229,8 @@ export class GuardianService implements GuardianApi {
       this.groupFindings.set(f.group, g);
       if (this.groupFindings.size > MAX_GROUPS) this.groupFindings.delete(this.groupFindings.keys().next().value!);
     }
-    g.findings[f.threat_type]++;
+    // A truncation record is shown with the group's findings but is no detection: not counted as one.
+    if (f.pattern !== SCAN_TRUNCATED) g.findings[f.threat_type]++;
     g.recent.unshift(f);
     if (g.recent.length > RECENT_FINDINGS) g.recent.pop();
   }

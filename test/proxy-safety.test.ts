@@ -11,6 +11,7 @@ import { homePaths } from '../host-services/home.js';
 import { INJECTION_TEXT, startUpstream, type Upstream } from './support/upstream.js';
 import { expandExample } from './support/expand-example.js';
 import { leakedRuns } from './support/leak-check.js';
+import { FindingsQuerySchema } from '../lib/findings-query.js';
 import { connectTunnel, viaProxyHttp, waitFor, type Resp } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
 
@@ -311,5 +312,56 @@ describe('a secret in a host name', () => {
     }
     const dests = (off.svc.status(null).connect_destinations ?? []).map((d) => d.dest);
     expect(dests).toContain('[REDACTED].evil.test:443');
+  });
+});
+
+describe('a message cut at max_scan_bytes', () => {
+  it('leaves a record naming the request and the bytes left unscanned, in findings and status', async () => {
+    const s = await startService({ dedup_window_secs: 300, max_scan_bytes: 4096 });
+    try {
+      const hostH = `localhost:${upstream.httpPort}`;
+      const key = expandExample('ghp_{{rand:alnum:36}}');
+      for (let i = 0; i < 2; i++) {
+        // The same request twice: each leaves its own record (no dedup for these).
+        const r = await viaProxyHttp(s.port, `http://${hostH}/echo?token=${key.text}`, {
+          method: 'POST',
+          body: Buffer.alloc(10_000, 0x61),
+        });
+        expect(r.status).toBe(200);
+      }
+      const down = await viaProxyHttp(s.port, `http://${hostH}/big?n=20000`);
+      expect(down.body.length).toBe(20_000);
+      const records = await s.findings(3, (f) => f.pattern === 'scan_truncated');
+      const up = records.filter((f) => f.direction === 'outbound');
+      expect(up).toHaveLength(2);
+      for (const f of up) {
+        expect(f).toMatchObject({
+          threat_type: 'EXFIL',
+          severity: 'low',
+          method: 'POST',
+          dest: hostH,
+          unscanned_bytes: 10_000 - 4096,
+        });
+        expect(f.path).toMatch(/^\/echo\?token=/);
+        expect(leakedRuns(f, key.randomParts)).toEqual([]);
+      }
+      const [inbound] = records.filter((f) => f.direction === 'inbound');
+      expect(inbound).toMatchObject({
+        threat_type: 'INJECTION',
+        method: 'GET',
+        path: '/big?n=…', // query values are masked
+        unscanned_bytes: 20_000 - 4096,
+      });
+      // Visible where findings are read: the log's query (the `findings` command, MCP list_findings) and status.
+      const listed = await s.svc.listFindings(FindingsQuerySchema.parse({ pattern: 'scan_truncated' }));
+      expect(listed.length).toBeGreaterThanOrEqual(3);
+      const st = s.svc.status(null);
+      expect(st.recent_findings.filter((f) => f.pattern === 'scan_truncated').length).toBe(3);
+      expect(st.counters.truncated_scans).toBe(3);
+      // Not detections: the finding counters do not move for them.
+      expect(st.counters.findings).toEqual({ EXFIL: 1, INJECTION: 0 }); // the token in the path, once
+    } finally {
+      await s.stop();
+    }
   });
 });

@@ -5,7 +5,7 @@ import type http from 'node:http';
 import type { Direction, Location, Protocol } from '../../../lib/finding-schema.js';
 import type { MessageMeta } from '../../../lib/finding-builder.js';
 import type { Rule } from '../../../lib/rules/rule.js';
-import { MessageScanner, scanTextSync } from '../../../lib/scanner/message-scanner.js';
+import { MessageScanner, scanTextSync, type ScanSummary } from '../../../lib/scanner/message-scanner.js';
 import type { FindingSink } from '../../finding-sink.js';
 import type { BodyTap } from '../forward-request.js';
 import { formatHostPort } from '../connect-target.js';
@@ -108,7 +108,9 @@ export class ScanHook implements ProxyHook {
       this.o.log('error', `header scan failed: ${(err as Error).message}`);
     }
     // Most requests (GETs) have no body: no body scanner for them.
-    return hasBody ? this.tap(this.scanner('outbound', flow.target.host, req.headers['content-encoding'], meta)) : null;
+    return hasBody
+      ? this.tap(this.scanner('outbound', flow.target.host, req.headers['content-encoding'], meta), meta)
+      : null;
   }
 
   responseHeaders(flow: Flow, head: ResponseHead): BodyTap | null {
@@ -124,7 +126,7 @@ export class ScanHook implements ProxyHook {
       path: flow.path,
       group: flow.group,
     };
-    return this.tap(this.scanner('inbound', flow.target.host, head.contentEncoding, meta, head.contentType));
+    return this.tap(this.scanner('inbound', flow.target.host, head.contentEncoding, meta, head.contentType), meta);
   }
 
   rawStream(flow: Flow, fromServer: boolean): BodyTap | null {
@@ -137,7 +139,7 @@ export class ScanHook implements ProxyHook {
       dest: flow.dest,
       group: flow.group,
     };
-    return this.tap(this.scanner(direction, flow.target.host, undefined, meta, undefined, 'tunnel'));
+    return this.tap(this.scanner(direction, flow.target.host, undefined, meta, undefined, 'tunnel'), meta);
   }
 
   webSocketMessage(flow: Flow, fromServer: boolean, data: Buffer): void {
@@ -155,7 +157,7 @@ export class ScanHook implements ProxyHook {
       const s = this.scanner(direction, flow.target.host, undefined, meta);
       s.write(data);
       s.end().then(
-        (sum) => this.o.sink.scanned(sum),
+        (sum) => this.report(sum, meta),
         () => undefined,
       );
     } catch (err) {
@@ -197,7 +199,7 @@ export class ScanHook implements ProxyHook {
   }
 
   /** A body tap that feeds a scanner and reports its summary when the body ends. */
-  private tap(scanner: MessageScanner): BodyTap {
+  private tap(scanner: MessageScanner, meta: MessageMeta): BodyTap {
     this.live++;
     return {
       write: (chunk) => scanner.write(chunk),
@@ -205,19 +207,31 @@ export class ScanHook implements ProxyHook {
         // A cut-off message is scanned as far as it arrived, like a complete one (abort() is end()).
         const now = scanner.endNow();
         if (now) {
-          this.o.sink.scanned(now);
+          this.report(now, meta);
           this.scanDone();
           return;
         }
         scanner
           .end()
           .then(
-            (s) => this.o.sink.scanned(s),
+            (s) => this.report(s, meta),
             (err: Error) => this.o.log('error', `scan failed: ${err.message}`),
           )
           .finally(() => this.scanDone());
       },
     };
+  }
+
+  /** A scan's summary goes to the counters; a message cut at the bound also leaves a record naming it. */
+  private report(s: ScanSummary, meta: MessageMeta): void {
+    this.o.sink.scanned(s);
+    if (!s.truncated) return;
+    // Identity: exactly what went on unscanned; content-coded: the raw bytes after the decoder stopped
+    // being fed (the decoded bound may have been reached earlier, so this is a lower bound).
+    const unscanned = s.contentCoding
+      ? Math.max(0, s.bytesIn - (this.o.maxScanBytes + 64 * 1024))
+      : Math.max(0, s.bytesIn - s.bytesScanned);
+    this.o.sink.truncated(meta, unscanned);
   }
 
   private scanDone(): void {
