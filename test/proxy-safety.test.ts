@@ -4,9 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import tls from 'node:tls';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { readdirSync, rmSync } from 'node:fs';
 import { loadOrCreateCa } from '../host-services/ca.js';
+import { OwnAddress } from '../host-services/proxy/own-address.js';
 import { homePaths } from '../host-services/home.js';
 import { INJECTION_TEXT, startUpstream, type Upstream } from './support/upstream.js';
 import { expandExample } from './support/expand-example.js';
@@ -130,6 +131,28 @@ describe('loops back to the guardian', () => {
     );
     await waitFor(openFds, (n) => n <= fdsBefore + 4, 'descriptors back to where they were');
     expect(g.svc.counters.upstream_errors).toBe(errorsBefore);
+  });
+});
+
+describe('OwnAddress', () => {
+  it('knows its own upstream connections by both ends, not by a local port another connection shares', () => {
+    // Linux hands out one ephemeral port to several connections at once when their destinations differ: a
+    // client of the proxy may come from the port an upstream connection of the guardian also uses.
+    const own = new OwnAddress();
+    const out = Object.assign(new EventEmitter(), {
+      localAddress: '127.0.0.1',
+      localPort: 50_000,
+      remoteAddress: '127.0.0.1',
+      remotePort: 8443,
+    });
+    own.track(out as unknown as net.Socket);
+    out.emit('connect');
+    const client = (localPort: number) =>
+      ({ remoteAddress: '::ffff:127.0.0.1', remotePort: 50_000, localAddress: '127.0.0.1', localPort }) as net.Socket;
+    expect(own.isOwnConnection(client(8888))).toBe(false); // came to the listener from the shared port
+    expect(own.isOwnConnection(client(8443))).toBe(true); // the upstream connection itself, arriving
+    out.emit('close');
+    expect(own.isOwnConnection(client(8443))).toBe(false);
   });
 });
 

@@ -13,7 +13,7 @@ import type { Rule } from '../../lib/rules/rule.js';
 import type { Counters } from '../../lib/status-schema.js';
 import type { FindingSink } from '../finding-sink.js';
 import type { ClientAllowlist } from './client-allowlist.js';
-import { formatHostPort, parseHostPort, type HostPort } from './connect-target.js';
+import { formatHostPort, parseHostPort } from './connect-target.js';
 import { newFlow, type Flow } from './flow.js';
 import { forwardRequest, requestFraming, type ForwardRequest } from './forward-request.js';
 import { HookChain, isAnswer, rawAnswer, sendAnswer, type Answer, type ProxyHook } from './hooks.js';
@@ -38,6 +38,7 @@ import {
 } from './tunnel.js';
 import { TunnelingHttpsAgent, upstreamHttpAgent, type UpstreamProxy } from './upstream-proxy.js';
 import { UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
+import { pathOf, requestTarget, upgradeTarget } from './request-target.js';
 import { WebSocketRelay } from './websocket-relay.js';
 
 export type { AuthResult } from './hooks/credentials.js';
@@ -122,79 +123,6 @@ function refuse(socket: Duplex, answer: string): void {
   const timer = setTimeout(() => socket.destroy(), REFUSE_LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
-}
-
-/** The origin-form path of a request target (`/p?q` from `http://h/p?q`); `/` when there is none. */
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  if (url.startsWith('/')) return url;
-  try {
-    const u = new URL(url);
-    return `${u.pathname}${u.search}`;
-  } catch {
-    return '/';
-  }
-}
-
-/**
- * Where an upgrade request outside a tunnel is aimed (absolute URL, else Host header), and whether over
- * TLS; null when nothing could be reached (no Host, a bad port, a scheme that is no WebSocket's).
- */
-function upgradeTarget(req: http.IncomingMessage): { target: HostPort; secure: boolean } | null {
-  const url = req.url ?? '';
-  if (url === '' || url.startsWith('/')) {
-    const target = parseHostPort(req.headers.host, 80);
-    return target ? { target, secure: false } : null;
-  }
-  try {
-    const u = new URL(url);
-    if (!/^(http|https|ws|wss):$/.test(u.protocol)) return null;
-    const secure = u.protocol === 'https:' || u.protocol === 'wss:';
-    const target = parseHostPort(u.host, secure ? 443 : 80);
-    return target ? { target, secure } : null;
-  } catch {
-    return null;
-  }
-}
-
-const ABSOLUTE = /^(https?):\/\/([^/?#]*)([^#]*)/i;
-
-/** Targets parsed from authorities (`host:port` and scheme): agents talk to a few hosts, over and over. */
-const targetCache = new Map<string, UpstreamTarget | null>();
-const TARGET_CACHE_MAX = 1000;
-
-function cachedTarget(authority: string | undefined, tls: boolean): UpstreamTarget | null {
-  if (authority === undefined) return null;
-  const key = tls ? `s${authority}` : `p${authority}`;
-  let t = targetCache.get(key);
-  if (t === undefined) {
-    const hp = parseHostPort(authority, tls ? 443 : 80);
-    t = hp ? { host: hp.host, port: hp.port, tls } : null;
-    if (targetCache.size >= TARGET_CACHE_MAX) targetCache.clear();
-    targetCache.set(key, t);
-  }
-  return t;
-}
-
-/**
- * Where a request outside a tunnel goes: the authority of an absolute-form target (`http://h:p/x`,
- * also `https://`), else the Host header of an origin-form one. Null when nothing reachable is named.
- */
-function requestTarget(
-  req: http.IncomingMessage,
-  isSSL: boolean,
-): { target: UpstreamTarget; path: string; absolute: boolean } | null {
-  const url = req.url ?? '/';
-  if (url.startsWith('/')) {
-    const target = cachedTarget(req.headers.host, isSSL);
-    return target ? { target, path: url, absolute: false } : null;
-  }
-  const m = ABSOLUTE.exec(url);
-  if (!m) return null;
-  const target = cachedTarget(m[2], m[1]!.toLowerCase() === 'https');
-  if (!target) return null;
-  const rest = m[3] ?? '';
-  return { target, path: rest.startsWith('/') ? rest : `/${rest}`, absolute: true };
 }
 
 function clientAddress(socket: Duplex | undefined): string {

@@ -25,7 +25,7 @@ export class OwnAddress {
   private hosts = new Set<string>();
   private port = -1;
   private loopback = false;
-  /** `address:port` of the local ends of the guardian's own upstream connections. */
+  /** Both ends (`from>to`) of the guardian's own upstream connections. */
   private readonly outgoing = new Set<string>();
 
   /** Called once the listener is bound. */
@@ -51,21 +51,34 @@ export class OwnAddress {
     return this.hosts.has(h) || (this.loopback && (isLoopback(h) || h === '0.0.0.0' || h === '::'));
   }
 
-  /** Remembers an upstream socket's local end from its connect until its close. */
+  /** Remembers an upstream connection's two ends, from its connect until its close. */
   track(socket: net.Socket): void {
     socket.once('connect', () => {
-      const key = `${normalise(socket.localAddress ?? '')}:${socket.localPort}`;
+      const key = connectionKey(socket.localAddress, socket.localPort, socket.remoteAddress, socket.remotePort);
       this.outgoing.add(key);
       socket.once('close', () => this.outgoing.delete(key));
     });
   }
 
-  /** True when the client socket is one of the guardian's own upstream connections. */
+  /**
+   * True when the client connection is one of the guardian's own upstream connections: the same two ends,
+   * seen from the other side. Both ends count: one local port may serve several connections at once, to
+   * different destinations (Linux picks ephemeral ports per destination).
+   */
   isOwnConnection(socket: Duplex): boolean {
     if (this.outgoing.size === 0) return false;
     const s = socket as net.Socket;
-    return this.outgoing.has(`${normalise(s.remoteAddress ?? '')}:${s.remotePort}`);
+    return this.outgoing.has(connectionKey(s.remoteAddress, s.remotePort, s.localAddress, s.localPort));
   }
+}
+
+function connectionKey(
+  fromAddress: string | undefined,
+  fromPort: number | undefined,
+  toAddress: string | undefined,
+  toPort: number | undefined,
+): string {
+  return `${normalise(fromAddress ?? '')}:${fromPort}>${normalise(toAddress ?? '')}:${toPort}`;
 }
 
 export const LOOP_ANSWER = {
