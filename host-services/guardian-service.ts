@@ -17,6 +17,8 @@ import type { GuardianApi } from './guardian-api.js';
 import { ensurePrivateDir, groupSocketPath, type HomePaths } from './home.js';
 import { GroupRegistry } from './group-registry.js';
 import { parseUpstreamProxy } from './proxy/upstream-proxy.js';
+import { GroupUpstreams } from './group-upstreams.js';
+import { nanoclawPaths } from './nanoclaw/paths.js';
 import { startIpcServer } from './ipc-server.js';
 import type { Logger } from './logger.js';
 import { readPidFile, removePidFile, writePidFile } from './pid-file.js';
@@ -162,6 +164,7 @@ export class GuardianService implements GuardianApi {
       allowHosts: config.allow_hosts,
       authenticate,
       upstreamProxy: config.upstream_proxy ? parseUpstreamProxy(config.upstream_proxy) : undefined,
+      upstreamFor: config.group_upstreams ? groupUpstreamsFor(paths, log) : undefined,
       onConnectTarget: (dest, client, group, inspected) => self.svc?.recordConnect(dest, client, group, inspected),
       log,
       version: packageVersion(),
@@ -318,4 +321,10 @@ export class GuardianService implements GuardianApi {
     );
     return lines.join('\n');
   }
+}
+
+/** Each group's own upstream, as the NanoClaw helper recorded it at spawn (config `group_upstreams`). */
+function groupUpstreamsFor(paths: HomePaths, log: ServiceOptions['log']) {
+  const records = new GroupUpstreams(nanoclawPaths(paths).upstreams, (m) => log('warn', m));
+  return (group: string | undefined) => records.forGroup(group);
 }

@@ -5,9 +5,7 @@
 // bytes. Requests are forwarded by the proxy's own HTTP/1.1 client (forward-request.ts), tunnels are
 // tunnel.ts, WebSockets websocket-relay.ts.
 import http from 'node:http';
-import https from 'node:https';
 import type net from 'node:net';
-import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Rule } from '../../lib/rules/rule.js';
 import type { Counters } from '../../lib/status-schema.js';
@@ -36,8 +34,9 @@ import {
   TLS_HANDSHAKE_TIMEOUT_MS,
   CONNECT_OK,
 } from './tunnel.js';
-import { TunnelingHttpsAgent, upstreamHttpAgent, type UpstreamProxy } from './upstream-proxy.js';
-import { UpstreamPool, type UpstreamTarget } from './upstream-pool.js';
+import type { UpstreamProxy } from './upstream-proxy.js';
+import type { UpstreamTarget } from './upstream-pool.js';
+import { UpstreamRoutes, type GroupRoute } from './upstream-routes.js';
 import { pathOf, requestTarget, upgradeTarget } from './request-target.js';
 import { WebSocketRelay } from './websocket-relay.js';
 
@@ -69,6 +68,8 @@ export interface GuardianProxyOptions {
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
   /** Chain everything through this HTTP proxy (e.g. NanoClaw's OneCLI gateway). */
   upstreamProxy?: UpstreamProxy;
+  /** A group's own upstream proxy (`group_upstreams`), used instead of `upstreamProxy` for that group. */
+  upstreamFor?: (group: string | undefined) => GroupRoute | null;
   /** Time a client has to send a request's headers (default 30 s; lowered by tests). */
   headersTimeoutMs?: number;
   /** The version the self-probe reports. */
@@ -140,11 +141,8 @@ export class GuardianProxy {
   private innerServer: http.Server | undefined;
   private relay: WebSocketRelay | undefined;
   private readonly sockets = new Set<Duplex>();
-  /** Keep-alive upstream connections of the proxy's own HTTP client (forward-request.ts). */
-  private pool: UpstreamPool | undefined;
-  /** Agents for upstream WebSocket handshakes (requests use the pool). */
-  private httpAgent: http.Agent | undefined;
-  private httpsAgent: https.Agent | undefined;
+  /** Upstream pools and agents: the fallback route and one per group upstream (upstream-routes.ts). */
+  private routes: UpstreamRoutes | undefined;
   private address_: { host: string; port: number } | undefined;
   private readonly forward: (f: ForwardRequest) => void;
   /** The listener's own addresses and upstream connections (loop detection). */
@@ -176,22 +174,19 @@ export class GuardianProxy {
 
   /** Starts listening. */
   start(): Promise<{ host: string; port: number }> {
-    const agentOpts = { keepAlive: true, maxSockets: 1024, maxFreeSockets: 256, noDelay: true };
-    const up = this.g.upstreamProxy;
-    // One secure context for all upstream TLS. Passing the trust list as `ca` instead would make
-    // https.Agent build its pool key from ~300 PEM certificates on every request (measured: ~30% of
-    // CPU and ~6 ms per HTTPS request); `secureContext` is not part of that key.
-    const secureContext = tls.createSecureContext({ ca: this.g.upstreamTrust });
-    this.pool = new UpstreamPool({ secureContext, upstreamProxy: up, track: (s) => this.own.track(s) });
-    const httpAgent = up ? upstreamHttpAgent() : new http.Agent(agentOpts);
-    const httpsAgent = up
-      ? (new TunnelingHttpsAgent(up, { ...agentOpts, secureContext }) as https.Agent)
-      : new https.Agent({ ...agentOpts, secureContext });
-    this.httpAgent = httpAgent;
-    this.httpsAgent = httpsAgent;
+    this.routes = new UpstreamRoutes({
+      trust: this.g.upstreamTrust,
+      upstreamProxy: this.g.upstreamProxy,
+      forGroup: this.g.upstreamFor,
+      track: (s) => this.own.track(s),
+    });
+    const routes = this.routes;
     this.relay = new WebSocketRelay({
       hooks: this.hooks,
-      agentFor: (secure) => (secure ? httpsAgent : httpAgent),
+      agentFor: (secure, flow) => {
+        const r = routes.route(flow.group);
+        return secure ? r.httpsAgent : r.httpAgent;
+      },
       log: this.g.log,
     });
 
@@ -267,9 +262,7 @@ export class GuardianProxy {
     this.relay?.close();
     this.innerServer?.close();
     server?.closeAllConnections();
-    this.httpAgent?.destroy();
-    this.httpsAgent?.destroy();
-    this.pool?.destroy();
+    this.routes?.destroy();
     await closed;
     // Messages cut off just now are scanned as far as they arrived (their bytes may already be upstream);
     // their scans end from the connections' close events: wait for them, so no finding is lost.
@@ -409,6 +402,7 @@ export class GuardianProxy {
     }
     this.g.counters.requests++;
     const target = flow.target as UpstreamTarget;
+    const route = this.routes!.route(flow.group);
     // One object literal, written out: building it by spreading a base object measured ~25 µs more per
     // request here (1.3x the requests per second without it).
     this.forward({
@@ -418,8 +412,8 @@ export class GuardianProxy {
       path: flow.path,
       absolute,
       framing,
-      pool: this.pool!,
-      upstreamProxy: this.g.upstreamProxy,
+      pool: route.pool,
+      upstreamProxy: route.proxy,
       requestTap: verdict,
       responseTap: flow.scan ? (head) => this.hooks.responseHeaders(flow, head) : null,
       onUpstreamError: (err) => this.hooks.error(flow, err),
@@ -498,7 +492,7 @@ export class GuardianProxy {
     if (!flow.local) this.g.onConnectTarget?.(flow.dest, flow.client, flow.group, inspect);
     if (!inspect) {
       this.g.counters.tunnels++;
-      openUpstream(target, this.g.upstreamProxy, (s) => this.own.track(s)).then(
+      openUpstream(target, this.routes!.route(flow.group).proxy, (s) => this.own.track(s)).then(
         (upstream) => this.carryUninspected(socket, head, upstream, flow),
         (err: Error & { code?: string }) => {
           this.hooks.error(flow, err);
@@ -593,7 +587,7 @@ export class GuardianProxy {
       this.readAsHttp(socket);
       return;
     }
-    openUpstream(flow.target, this.g.upstreamProxy, (s) => this.own.track(s)).then(
+    openUpstream(flow.target, this.routes!.route(flow.group).proxy, (s) => this.own.track(s)).then(
       (upstream) => {
         if (socket.destroyed) upstream.destroy();
         else this.carryRaw(socket, upstream, flow);

@@ -12,7 +12,8 @@ import type { HookChain } from './hooks.js';
 export interface RelayOptions {
   hooks: HookChain;
   /** The agent for the upstream handshake (TLS trust, chaining). */
-  agentFor: (secure: boolean) => http.Agent;
+  /** The agent for the flow's route (its group may have its own upstream proxy). */
+  agentFor: (secure: boolean, flow: Flow) => http.Agent;
   log: (level: 'warn', msg: string) => void;
 }
 
@@ -104,7 +105,7 @@ export class WebSocketRelay {
     let upstream: WebSocket;
     try {
       upstream = new WebSocket(`${secure ? 'wss' : 'ws'}://${flow.dest}${flow.path}`, protocols, {
-        agent: this.o.agentFor(secure),
+        agent: this.o.agentFor(secure, flow),
         headers: forwardedHeaders(req),
         perMessageDeflate: false,
         followRedirects: false,
