@@ -16,6 +16,8 @@ export const ProbeAnswerSchema = z
     group: z.string().max(128).nullable(),
     protocol: z.enum(['http', 'https']),
     https_inspection: z.boolean(),
+    /** Where this group's traffic goes on: its own upstream (NanoClaw's OneCLI gateway), `upstream_proxy`, or direct. */
+    upstream: z.enum(['group', 'proxy', 'direct']).optional(),
   })
   .strict();
 export type ProbeAnswer = z.infer<typeof ProbeAnswerSchema>;

@@ -164,7 +164,11 @@ export class GuardianProxy {
     const hooks: (ProxyHook | null)[] = [
       g.authenticate ? credentialsHook(g.authenticate, g.counters) : null,
       loopHook(this.own),
-      selfProbeHook({ httpsInspection: g.ca !== null, version: g.version ?? '0.0.0' }),
+      selfProbeHook({
+        httpsInspection: g.ca !== null,
+        version: g.version ?? '0.0.0',
+        upstreamOf: (group) => (g.upstreamFor?.(group) ? 'group' : g.upstreamProxy ? 'proxy' : 'direct'),
+      }),
       allowHostsHook(g.allowHosts),
       this.scan,
       upstreamErrorsHook(g.counters, g.log),

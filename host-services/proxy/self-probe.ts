@@ -11,6 +11,7 @@ export interface ProbeContext {
   protocol: 'http' | 'https';
   httpsInspection: boolean;
   version: string;
+  upstream?: 'group' | 'proxy' | 'direct';
 }
 
 /** True for PROBE_HOST in any letter case, with or without a trailing dot. */
@@ -26,6 +27,7 @@ export function probeResponse(ctx: ProbeContext): { status: number; headers: Rec
     group: ctx.group ?? null,
     protocol: ctx.protocol,
     https_inspection: ctx.httpsInspection,
+    upstream: ctx.upstream,
   };
   const body = `${JSON.stringify(answer)}\n`;
   return {

@@ -5,7 +5,12 @@
 import { isProbeHost, probeResponse } from '../self-probe.js';
 import type { ProxyHook } from '../hooks.js';
 
-export function selfProbeHook(o: { httpsInspection: boolean; version: string }): ProxyHook {
+export function selfProbeHook(o: {
+  httpsInspection: boolean;
+  version: string;
+  /** Where the group's traffic goes on, reported so a check can see the chaining really applies. */
+  upstreamOf?: (group: string | undefined) => 'group' | 'proxy' | 'direct';
+}): ProxyHook {
   return {
     connect(flow) {
       if (!isProbeHost(flow.target.host)) return;
@@ -21,6 +26,7 @@ export function selfProbeHook(o: { httpsInspection: boolean; version: string }):
         protocol: flow.tunnel ? 'https' : 'http',
         httpsInspection: o.httpsInspection,
         version: o.version,
+        upstream: o.upstreamOf?.(flow.group),
       });
       return { status: r.status, headers: r.headers, body: r.body, local: true };
     },
