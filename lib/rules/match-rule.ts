@@ -19,6 +19,21 @@ export function keywordsPresent(rule: Rule, lower: string): boolean {
 }
 
 /**
+ * The sensitive part of a match: group `secret`, or for patterns with several alternatives (a regex
+ * may not repeat a group name on Node 20) the first of `secret2`, `secret3`, ... that took part.
+ */
+export function secretGroup(m: RegExpExecArray): string | undefined {
+  const g = m.groups;
+  if (!g) return undefined;
+  if (g.secret !== undefined) return g.secret;
+  for (let i = 2; i <= 4; i++) {
+    const s = g[`secret${i}`];
+    if (s !== undefined) return s;
+  }
+  return undefined;
+}
+
+/**
  * All accepted hits of `rule` in `text`. `destHost`, when given, silences credentials sent to their issuer.
  * Matching is bounded: a zero-length match advances, and at most `maxHits` are returned.
  */
@@ -32,7 +47,7 @@ export function findRuleHits(rule: Rule, text: string, destHost?: string, maxHit
       re.lastIndex++;
       continue;
     }
-    const secret = m.groups?.secret;
+    const secret = secretGroup(m);
     let secretStart = m.index;
     let secretEnd = m.index + m[0].length;
     if (secret !== undefined) {

@@ -22,9 +22,11 @@ export const CHARSETS: Readonly<Record<string, string>> = {
   b64: ALPHA_UPPER + ALPHA_LOWER + DIGITS + '+/',
   b64url: ALPHA_UPPER + ALPHA_LOWER + DIGITS + '_-',
   b32: ALPHA_UPPER + '234567',
+  bech32: 'QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L',
 };
 
 const TOKEN_RE = /\{\{rand:([^:}]*):([0-9]+)\}\}/g;
+const PAIR_RE = /\{\{b64pair:([^:}]*):([^:}]*):([0-9]+)\}\}/g;
 
 export function randomString(charset: string, length: number): string {
   const chars = CHARSETS[charset];
@@ -64,5 +66,15 @@ export function expandExample(template: string): { text: string; randomParts: st
     return part;
   });
   if (text.includes('{{rand:')) throw new Error(`malformed rand token in example: ${template.slice(0, 80)}`);
-  return { text, randomParts };
+  // `{{b64pair:USER:CHARSET:LEN}}`: base64 of `USER:<random password>` (Docker `auth`, npm `_auth`). The
+  // whole base64 text is the random part: it is what a finding must never show.
+  const out = text.replace(PAIR_RE, (_tok: string, user: string, charset: string, len: string) => {
+    let pw = randomString(charset, Number(len));
+    while (looksLikeFiller(pw)) pw = randomString(charset, Number(len));
+    const encoded = Buffer.from(`${user}:${pw}`).toString('base64');
+    randomParts.push(encoded);
+    return encoded;
+  });
+  if (out.includes('{{b64pair:')) throw new Error(`malformed b64pair token in example: ${template.slice(0, 80)}`);
+  return { text: out, randomParts };
 }
