@@ -3,7 +3,7 @@
 // directions and prints findings per MB by rule. Every finding here is a false positive: nobody planted
 // a secret or an attack in these files. Prints each finding's rule, file and offset, never the matched text.
 //
-// Bounded: at most FP_BENCH_MB decoded MB per corpus (default 40) and FP_BENCH_FILE_MB per file (default 2),
+// Bounded: at most FP_BENCH_MB decoded MB per corpus (default 60) and FP_BENCH_FILE_MB per file (default 2),
 // files taken in a fixed pseudo-random order (a hash of the path), so runs compare and every corpus is
 // sampled across its whole tree rather than its first directories. Progress goes to stderr.
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,7 +16,7 @@ import { rulesFor } from '../lib/rules/index.js';
 import type { Direction } from '../lib/finding-schema.js';
 
 const MB = 1024 * 1024;
-const CAP = Number(process.env.FP_BENCH_MB ?? 40) * MB;
+const CAP = Number(process.env.FP_BENCH_MB ?? 60) * MB;
 const FILE_CAP = Number(process.env.FP_BENCH_FILE_MB ?? 2) * MB;
 const DIRECTIONS: readonly Direction[] = ['outbound', 'inbound'];
 const salt = randomBytes(32);

@@ -112,7 +112,6 @@ const namedAiKey = tokenRule({
     String.raw`(?:mistral|cohere|co|deepseek|together(?:_ai)?)[_-]?api[_-]?key${ASSIGN}(?<secret>sk-[a-f0-9]{32}|[A-Za-z0-9]{32,64})(?![A-Za-z0-9_-])`,
     'gi',
   ),
-  minEntropy: 3.5,
   issuers: ['api.mistral.ai', 'api.cohere.com', 'api.cohere.ai', 'api.deepseek.com', 'api.together.xyz'],
   examples: {
     positive: [

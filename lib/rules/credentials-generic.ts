@@ -10,6 +10,7 @@ import {
   distinctChars,
   isDocExample,
   isPlaceholder,
+  isWordy,
   shannonEntropy,
   textBefore,
 } from './false-positive.js';
@@ -25,13 +26,6 @@ const NAME_END =
 /** Names that hold random but non-secret or issuer-bound values (CSRF, paging cursors, push tokens, ...). */
 const NAME_SKIP =
   /csrf|xsrf|authenticity|antiforgery|verificationtoken|captcha|nonce|cursor|pagetoken|nexttoken|pagination|continuation|synctoken|resumetoken|idempotency|cancellation|devicetoken|pushtoken|fcmtoken|apnstoken|registrationtoken|publishable|public|tokenizer|maxtoken|tokentype|tokenendpoint|tokenurl/;
-
-/** Words joined by `_`, `-`, `.` or camel case: an identifier or a name, not key material. */
-function isWordy(v: string): boolean {
-  if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(v)) return true; // process.env.X, self.token
-  const parts = v.split(/[-_.]+|(?<=[a-z])(?=[A-Z])/).filter((p) => p.length > 0);
-  return parts.every((p) => /^(?:[a-z]+|[A-Z][a-z]+|[A-Z]+)[0-9]{0,2}$/.test(p));
-}
 
 /** The randomness test for a value of unknown format. */
 export function looksRandom(v: string, minLength: number): boolean {
@@ -52,7 +46,10 @@ export function looksRandom(v: string, minLength: number): boolean {
   return entropy >= need && distinctChars(v) >= Math.min(8, v.length >> 1);
 }
 
-const NAME_RE = String.raw`(?:secret|token|passw(?:or)?d|passphrase|pwd|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|signing[_-]?key|encryption[_-]?key|master[_-]?key|credentials?)`;
+/** Characters of a key name: letters, digits, `_`, `-`, `.`. */
+function isNameChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
+}
 
 const genericSecret: Rule = {
   id: 'generic_secret',
@@ -61,20 +58,25 @@ const genericSecret: Rule = {
   severity: 'medium',
   description: 'Secret-named key (api_key, client_secret, password, token, ...) holding a random-looking value',
   keywords: ['secret', 'token', 'passw', 'passphrase', 'pwd', 'credential', ...KEY_WORDS],
-  pattern: new RegExp(
-    String.raw`(?<name>${NAME_RE}[A-Za-z0-9_]{0,12})(?<close>["']?)[ \t]{0,3}(?<op>:=|=>|[:=])[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/=_.~!@#$%^*-]{10,256})`,
-    'gi',
-  ),
+  // Anchored on the operator (`:`, `=`) and a long run of token characters after it: a cheap scan
+  // that most text fails at once. The secret-named key before the operator is checked in `accept`.
+  pattern: /(?<op>:=|=>|[:=])[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/=_.~!@#$%^*-]{12,256})/g,
   accept: (m, secret) => {
     const input = m.input;
-    const before = textBefore(input, m.index, 60);
-    // The whole key name: the part before the keyword (`client_`, `apiS`...) plus the matched part.
-    const head = (/[A-Za-z0-9_.-]{0,40}$/.exec(before)?.[0] ?? '').replace(/^[-.]+/, '');
-    const lead = before.slice(0, before.length - head.length);
-    const full = (head + (m.groups?.name ?? '')).toLowerCase();
+    // Walk back over `[ \t]{0,3}`, an optional closing quote and the key name (cheap: most operators
+    // in text have no secret-named key before them and stop here).
+    let j = m.index;
+    while (j > 0 && m.index - j < 3 && (input[j - 1] === ' ' || input[j - 1] === '\t')) j--;
+    let close = '';
+    if (j > 0 && (input[j - 1] === '"' || input[j - 1] === "'")) close = input[--j]!;
+    let k = j;
+    while (k > 0 && j - k < 60 && isNameChar(input.charCodeAt(k - 1))) k--;
+    while (k < j && (input[k] === '-' || input[k] === '.')) k++; // `--api-key`: the dashes are the flag's
+    if (k === j) return false;
+    const full = input.slice(k, j).toLowerCase();
     const norm = full.replace(/[-_.]/g, '');
     if (!NAME_END.test(norm) || NAME_SKIP.test(norm)) return false;
-    const close = m.groups?.close ?? '';
+    const lead = textBefore(input, k, 40);
     const open = m.groups?.open ?? '';
     const op = m.groups?.op ?? '';
     const after = input.charAt(m.index + m[0].length);

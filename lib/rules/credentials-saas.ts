@@ -67,7 +67,7 @@ const mailchimp = tokenRule({
   description: 'Mailchimp API key',
   severity: 'high',
   keywords: ['-us1', '-us2', '-us3', '-us4', '-us5', '-us6', '-us7', '-us8', '-us9'],
-  pattern: /(?<secret>[a-f0-9]{32}-us[1-9][0-9]?)(?![A-Za-z0-9])/g,
+  pattern: /\b(?<secret>[a-f0-9]{32}-us[1-9][0-9]?)(?![A-Za-z0-9])/g,
   issuers: ['*.api.mailchimp.com'],
   examples: {
     positive: ['MAILCHIMP_API_KEY={{rand:hex:32}}-us21', 'apikey: "{{rand:hex:32}}-us6"'],
@@ -103,7 +103,7 @@ const newRelic = tokenRule({
   description: 'New Relic user API, browser, insights insert or license key',
   severity: 'high',
   keywords: ['nrak-', 'nrjs-', 'nrii-', 'nral'],
-  pattern: /(?<secret>NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRII-[A-Za-z0-9_-]{32}|[a-f0-9]{36}NRAL)(?![A-Za-z0-9_-])/g,
+  pattern: /(?<secret>NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRII-[A-Za-z0-9_-]{32}|\b[a-f0-9]{36}NRAL)(?![A-Za-z0-9_-])/g,
   prefixes: ['NRAK-', 'NRJS-', 'NRII-'],
   issuers: ['*.newrelic.com', '*.nr-data.net'],
   examples: {

@@ -39,9 +39,11 @@ const databaseUrl: Rule = {
   severity: 'critical',
   description: 'Database or message-broker URL with a password (postgres, mysql, mongodb+srv, redis, amqp, ...)',
   keywords: DB_SCHEMES.map((s) => `${s}://`),
+  // Anchored on the `@` (rare in text); the scheme, user and password are a lookbehind, and the `d`
+  // flag gives the password's position.
   pattern: new RegExp(
-    String.raw`\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb|clickhouse|nats|kafka)://(?<user>${USERINFO}{0,64}):(?<secret>${USERINFO}{1,128})@[A-Za-z0-9.\[\]-]{1,253}`,
-    'g',
+    String.raw`@(?<=\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb|clickhouse|nats|kafka)://(?<user>${USERINFO}{0,64}):(?<secret>${USERINFO}{1,128})@)[A-Za-z0-9.\[\]-]{1,253}`,
+    'dg',
   ),
   accept: (m, secret) => !secret.startsWith('$') && (secret.length >= 6 ? looksLikePassword(secret, userOf(m)) : false),
   examples: {
@@ -87,6 +89,10 @@ const URL_SCHEMES = [
   'socks4',
 ] as const;
 
+/** User names of documentation examples (`https://user:he%2F%2Fo@pypi.company.com`). */
+const DOC_USERS =
+  /^(?:user(?:name)?|usr|login|name|me|someone|foo|john|jdoe|alice|bob|myuser|your[-_]?user(?:name)?)$/i;
+
 const urlCredentials: Rule = {
   id: 'url_credentials',
   threat_type: 'EXFIL',
@@ -95,15 +101,16 @@ const urlCredentials: Rule = {
   description: 'URL with an embedded user name and password (https://user:pass@host)',
   keywords: URL_SCHEMES.map((s) => `${s}://`),
   pattern: new RegExp(
-    String.raw`\b(?:https?|ftps?|sftp|smtps?|imaps?|ldaps?|ssh|git|svn|socks[45]h?)://(?<user>${USERINFO}{1,64}):(?<secret>${USERINFO}{1,256})@[A-Za-z0-9.\[\]-]{1,253}`,
-    'g',
+    String.raw`@(?<=\b(?:https?|ftps?|sftp|smtps?|imaps?|ldaps?|ssh|git|svn|socks[45]h?)://(?<user>${USERINFO}{1,64}):(?<secret>${USERINFO}{1,256})@)[A-Za-z0-9.\[\]-]{1,253}`,
+    'dg',
   ),
-  accept: (m, secret) => !secret.startsWith('$') && looksLikePassword(secret, userOf(m)),
+  accept: (m, secret) => !secret.startsWith('$') && !DOC_USERS.test(userOf(m)) && looksLikePassword(secret, userOf(m)),
   // A token a specific rule knows (github_pat_ in a clone URL) is reported by that rule instead.
   fallback: true,
   examples: {
     positive: [
       'git clone https://deploy:{{rand:alnum:20}}@git.example.org/team/repo.git',
+      'https://jenkins:{{rand:alnum:16}}@ci.example.org/job/x',
       'HTTPS_PROXY=http://proxyuser:{{rand:alnum:16}}@proxy.corp.example:3128',
       '{"feed":"ftp://backup:{{rand:alnum:14}}@files.example.net/drop/"}',
       'smtp://mailer:{{rand:b64url:24}}@smtp.example.com:587',
@@ -117,6 +124,8 @@ const urlCredentials: Rule = {
       'https://john.doe@example.com/',
       'http://localhost:8080/',
       'https://<user>:<token>@host/',
+      // pip's authentication docs (a percent-encoded example password).
+      'https://user:he%2F%2Fo@pypi.company.com/simple',
     ],
   },
 };

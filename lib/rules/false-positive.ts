@@ -142,3 +142,22 @@ export function looksLikePassword(pw: string, user = ''): boolean {
   if (/^[A-Z_]+$/.test(pw) || /^[a-z_-]+$/.test(pw)) return false; // PASSWORD, db_password: words
   return charClasses(pw) >= 2 && distinctChars(pw) >= 5;
 }
+
+/**
+ * Words joined by `_`, `-`, `.` or camel case (`aes_key_st`, `token.ERRORTOKEN`, `getAccessToken`,
+ * `testPass`): an identifier or a name, not key material.
+ */
+export function isWordy(v: string): boolean {
+  if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(v)) return true; // process.env.X, self.token
+  const parts = v.split(/[-_.]+|(?<=[a-z])(?=[A-Z])/).filter((p) => p.length > 0);
+  return parts.every((p) => /^(?:[a-z]+|[A-Z][a-z]+|[A-Z]+)[0-9]{0,2}$/.test(p));
+}
+
+/**
+ * A value that is program code rather than data: a call or a tuple/list/set (`Symbol.for(`,
+ * `getpass.getpass(`, `(hkey_mod.HKEY_USERS,`), or an identifier (`aes_key_st`, `token.ERRORTOKEN`).
+ */
+export function isCodeValue(v: string): boolean {
+  if (/^[([{]/.test(v) || /^[A-Za-z_$][\w$.]*\(/.test(v)) return true;
+  return isWordy(v);
+}

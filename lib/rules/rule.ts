@@ -28,7 +28,8 @@ export interface Rule {
   readonly description: string;
   /**
    * Lowercase literals; the pattern only runs on a view whose lowercased text contains at least one.
-   * Every possible match must contain one of them (this is the prefilter that keeps scanning fast).
+   * Every possible match, or the 64 characters before it where `accept` checks a key name there, must
+   * contain one of them (this is the prefilter that keeps scanning fast).
    */
   readonly keywords: readonly string[];
   /**

@@ -5,6 +5,7 @@ import {
   distinctChars,
   isDocExample,
   isPlaceholder,
+  isWordy,
   PLACEHOLDER_WORD_RE,
   shannonEntropy,
 } from '../../lib/rules/false-positive.js';
@@ -25,6 +26,8 @@ export const CHARSETS: Readonly<Record<string, string>> = {
   bech32: 'QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L',
 };
 
+const MIXED = new Set(['alnum', 'b64', 'b64url']);
+
 const TOKEN_RE = /\{\{rand:([^:}]*):([0-9]+)\}\}/g;
 const PAIR_RE = /\{\{b64pair:([^:}]*):([^:}]*):([0-9]+)\}\}/g;
 
@@ -36,8 +39,11 @@ export function randomString(charset: string, length: number): string {
   return out;
 }
 
-function looksLikeFiller(part: string): boolean {
+function looksLikeFiller(part: string, charset = ''): boolean {
   if (isPlaceholder(part) || isDocExample(part)) return true;
+  // A draw from a letters-and-digits set shaped like an identifier (`kPqzTmnwRxya`): rules read such
+  // values as code, not key material. (All-letter sets are always word-shaped; they are left alone.)
+  if (MIXED.has(charset) && part.length >= 8 && isWordy(part)) return true;
   if (part.length >= 16) return distinctChars(part) < 6 || shannonEntropy(part) < 3;
   return part.length >= 8 && (distinctChars(part) < 6 || shannonEntropy(part) < 2.5);
 }
@@ -61,7 +67,8 @@ export function expandExample(template: string): { text: string; randomParts: st
     // A draw can, rarely, look like filler (`FaKe-`, `dUmMy` inside the key) or be low in variety, which
     // the rules skip on purpose (about 1 in 10 000 example expansions); an example must be a clear
     // positive, so such a draw is made again.
-    while (looksLikeFiller(part) || fillerAcross(before, part, after)) part = randomString(charset, Number(len));
+    while (looksLikeFiller(part, charset) || fillerAcross(before, part, after))
+      part = randomString(charset, Number(len));
     randomParts.push(part);
     return part;
   });
@@ -70,7 +77,7 @@ export function expandExample(template: string): { text: string; randomParts: st
   // whole base64 text is the random part: it is what a finding must never show.
   const out = text.replace(PAIR_RE, (_tok: string, user: string, charset: string, len: string) => {
     let pw = randomString(charset, Number(len));
-    while (looksLikeFiller(pw)) pw = randomString(charset, Number(len));
+    while (looksLikeFiller(pw, charset)) pw = randomString(charset, Number(len));
     const encoded = Buffer.from(`${user}:${pw}`).toString('base64');
     randomParts.push(encoded);
     return encoded;
