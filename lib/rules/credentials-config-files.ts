@@ -144,8 +144,9 @@ const kubeconfigToken: Rule = {
   directions: OUT,
   severity: 'critical',
   description: 'Bearer token of a kubeconfig user',
-  keywords: ['token:'],
-  pattern: /\btoken:[ \t]{1,4}["']?(?<secret>[A-Za-z0-9._~+/=-]{20,4000})/g,
+  // A kubeconfig `token:` is indented under `user:` (the keyword is the indent and the key).
+  keywords: ['  token:', '\ttoken:'],
+  pattern: /token:[ \t]{1,4}["']?(?<secret>[A-Za-z0-9._~+/=-]{20,4000})/g,
   accept: (m, secret) =>
     KUBE_USER_BEFORE.test(textBefore(m.input, m.index, 600)) &&
     /\busers:/.test(textBefore(m.input, m.index, 2000)) &&
