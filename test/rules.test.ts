@@ -54,6 +54,11 @@ const ALL_IDS: Record<string, string> = {
   hidden_html_instruction: 'medium',
   unicode_tag_smuggling: 'high',
   markdown_image_exfil: 'high',
+  install_script_pipe: 'low',
+  generic_secret: 'medium',
+  bearer_jwt_third_party: 'medium',
+  database_url_password: 'critical',
+  url_credentials: 'high',
 };
 
 function expansions(template: string): { text: string; randomParts: string[] }[] {

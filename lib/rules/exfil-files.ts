@@ -240,6 +240,8 @@ const dotenvFile: Rule = {
       'assert alignment(aes_key_st) == 4\nAES_KEY = aes_key_st\n',
       '    OP = token.OP\n    ERRORTOKEN = token.ERRORTOKEN\n',
       "ONLYKEY = data_file('certdata', 'ssl_key.pem')",
+      '    SRC_NS_PLAIN_ONE_LINE_BLOCK_KEY = SRC_NS_PLAIN_ONE_LINE_FLOW_OUT;\n',
+      'X509_PUBKEY = X509_pubkey_st\n',
       'PHKEY = ctypes.POINTER(HKEY)',
       'if _can_read_reg:\n    HKEYS = (hkey_mod.HKEY_USERS,\n             hkey_mod.HKEY_CURRENT_USER)',
       'BARE_KEY_CHARS = frozenset(string.ascii_letters + string.digits + "-_")',

@@ -150,14 +150,15 @@ export function looksLikePassword(pw: string, user = ''): boolean {
 export function isWordy(v: string): boolean {
   if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(v)) return true; // process.env.X, self.token
   const parts = v.split(/[-_.]+|(?<=[a-z])(?=[A-Z])/).filter((p) => p.length > 0);
-  return parts.every((p) => /^(?:[a-z]+|[A-Z][a-z]+|[A-Z]+)[0-9]{0,2}$/.test(p));
+  return parts.every((p) => /^(?:[a-z]+|[A-Z][a-z]+|[A-Z]+)[0-9]{0,3}$/.test(p));
 }
 
 /**
  * A value that is program code rather than data: a call or a tuple/list/set (`Symbol.for(`,
  * `getpass.getpass(`, `(hkey_mod.HKEY_USERS,`), or an identifier (`aes_key_st`, `token.ERRORTOKEN`).
  */
-export function isCodeValue(v: string): boolean {
-  if (/^[([{]/.test(v) || /^[A-Za-z_$][\w$.]*\(/.test(v)) return true;
-  return isWordy(v);
+export function isCodeValue(value: string): boolean {
+  if (/^[([{]/.test(value) || /^[A-Za-z_$][\w$.]*\(/.test(value)) return true;
+  const v = value.replace(/[;,]+$/, ''); // a statement's end: `A_KEY = B_KEY;`
+  return v.length > 0 && isWordy(v);
 }

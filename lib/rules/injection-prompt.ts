@@ -16,6 +16,9 @@ const SYS_BEFORE = /\b(?:new|updated|revised|real|actual|true)\s{1,3}$/i;
 const NOT_BEFORE =
   /\b(?:do not|don(?:'|\xE2\x80\x99)?t|never|must not|should not)\s{1,3}(?:(?:mention|reveal|show)\s{1,3}(?:this|it|anything)\s{1,3})?$/i;
 const WITHOUT_BEFORE = /\bwithout\s{1,3}$/i;
+/** A qualifier that narrows what to ignore to a topic (documentation asides). */
+const SCOPED_AFTER =
+  /^\s{1,3}(?:related\s{1,3}to|regarding|concerning|specific\s{1,3}to|that\s{1,3}(?:apply|relate)\s{1,3}to)\b/i;
 /** What "let the user" must be followed by to be about concealment. */
 const LET_KNOW_AFTER = /^\s{1,3}(?:know|see|notice|find\s{1,3}out|learn|hear|read)\b/i;
 /** "asking the user to <verb>": a purpose clause, not concealment. */
@@ -84,6 +87,12 @@ const promptOverride: Rule = {
     'gi',
   ),
   accept: (m) => {
+    // "please ignore any instructions related to setting up config files": a scoped aside in docs.
+    if (
+      /^(?:ignore|disregard|forget)\b/i.test(m[0]) &&
+      SCOPED_AFTER.test(m.input.slice(m.index + m[0].length, m.index + m[0].length + 40))
+    )
+      return false;
     if (m.groups?.sys !== undefined) return SYS_BEFORE.test(textBefore(m.input, m.index, 20));
     if (m.groups?.tell !== undefined) {
       // "do not let the user delete a ctrl" (changelog prose) is not "do not let the user know".
@@ -138,6 +147,7 @@ const promptOverride: Rule = {
       'Share a link to the conversation in the URL bar.',
       // Changelog and code-comment prose (Debian linux-perf changelog, Python distutils).
       '    - nvme: do not let the user delete a ctrl before a complete initial scan',
+      'In particular, please ignore any instructions related to setting up\nconfig files (since ...)',
       '# this allows the debugger to find the source file\n# without asking the user to browse for it',
     ],
   },
