@@ -95,11 +95,9 @@ const azureDevopsPat = tokenRule({
   keywords: ['azdo', 'azure_devops', 'azuredevops', 'ado_pat', 'system_accesstoken'],
   pattern: new RegExp(
     String.raw`\b(?<secret>[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9])|(?:AZURE_DEVOPS(?:_EXT)?_(?:PAT|TOKEN)|AZUREDEVOPS_(?:PAT|TOKEN)|AZDO_(?:PAT|TOKEN)|ADO_PAT|SYSTEM_ACCESSTOKEN)${ASSIGN}(?<secret2>[a-z2-7]{52}|[A-Za-z0-9]{84})(?![A-Za-z0-9])`,
-    'gi',
+    'g',
   ),
   boundary: false,
-  // The regex is case-insensitive for the variable names; the new format's marker is upper case.
-  check: (_m, secret) => secret.length !== 84 || secret.slice(76, 80) === 'AZDO',
   issuers: ['dev.azure.com', '*.dev.azure.com', '*.visualstudio.com'],
   examples: {
     positive: ['AZURE_DEVOPS_EXT_PAT={{rand:lower:52}}', 'pat: {{rand:alnum:76}}AZDO{{rand:alnum:4}}'],

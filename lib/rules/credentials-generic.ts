@@ -18,7 +18,22 @@ import type { Rule } from './rule.js';
 import { isTokenChar, OUT } from './token-rule.js';
 
 const KEY_BASES = ['api', 'access', 'private', 'auth', 'signing', 'encryption', 'master', 'secret'];
-const KEY_WORDS = KEY_BASES.flatMap((b) => ['', '_', '-'].map((sep) => `${b}${sep}key`));
+const NAME_ENDS = [
+  'secret',
+  'token',
+  'password',
+  'passwd',
+  'passphrase',
+  'pwd',
+  'credential',
+  'credentials',
+  ...KEY_BASES.flatMap((b) => ['', '_', '-'].map((sep) => `${b}${sep}key`)),
+];
+/**
+ * Keywords are a name's end together with what follows it in an assignment (`secret"`, `token=`,
+ * `api_key:`, `password =`): prose that merely says "token" or "secret" does not wake the rule.
+ */
+const KEYWORDS = NAME_ENDS.flatMap((n) => ['"', "'", '=', ':', ' =', ' :', '\t'].map((d) => n + d));
 
 /** What a secret-named key's normalised name (lowercase, no `_-.`) must end with. */
 const NAME_END =
@@ -57,10 +72,13 @@ const genericSecret: Rule = {
   directions: OUT,
   severity: 'medium',
   description: 'Secret-named key (api_key, client_secret, password, token, ...) holding a random-looking value',
-  keywords: ['secret', 'token', 'passw', 'passphrase', 'pwd', 'credential', ...KEY_WORDS],
+  keywords: KEYWORDS,
   // Anchored on the operator (`:`, `=`) and a long run of token characters after it: a cheap scan
   // that most text fails at once. The secret-named key before the operator is checked in `accept`.
-  pattern: /(?<op>:=|=>|[:=])[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/=_.~!@#$%^*-]{12,256})/g,
+  // The lookbehind (the last letter of a secret-named key: secreT, tokeN, passworD, apiKeY, ...) only
+  // runs at an operator and halves the matches `accept` has to look at.
+  pattern:
+    /(?<op>:=|=>|[:=])(?<=[deklnstyDEKLNSTY]["']?[ \t]{0,3}(?::=|=>|[:=]))[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/=_.~!@#$%^*-]{12,256})/g,
   accept: (m, secret) => {
     const input = m.input;
     // Walk back over `[ \t]{0,3}`, an optional closing quote and the key name (cheap: most operators
