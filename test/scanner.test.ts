@@ -221,3 +221,34 @@ describe('catch-all rules', () => {
     expectNoLeak(JSON.stringify(r.detections), [...groq.randomParts, ...other.randomParts]);
   });
 });
+
+describe('breadth in native context', () => {
+  // The issue's measurement: each credential kind inside an MCP tools/call body and a form post.
+  const exfil = rulesFor('outbound').filter((r) => r.threat_type === 'EXFIL');
+  it.each(exfil.map((r) => [r.id, r] as const))(
+    '%s is found in an MCP tools/call body and a form post',
+    async (id, rule) => {
+      for (const template of rule.examples.positive) {
+        const ex = expandExample(template);
+        const mcp = JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'save_note', arguments: { title: 'config', content: ex.text } },
+        });
+        const form = `title=config&content=${encodeURIComponent(ex.text)}&submit=1`;
+        for (const [kind, body] of [
+          ['mcp', mcp],
+          ['form', form],
+        ] as const) {
+          const r = await scanBuffer(Buffer.from(body, 'utf8'), opts('outbound'));
+          const ids = r.detections.map((d) => d.pattern);
+          // A catch-all rule may give way to a specific one on the same secret; anything else must be its own.
+          const found = ids.includes(id) || (rule.fallback === true && r.detections.length > 0);
+          expect(found, `${id} in ${kind}: ${JSON.stringify(template)} gave ${ids.join(',')}`).toBe(true);
+          expectNoLeak(JSON.stringify(r.detections), ex.randomParts);
+        }
+      }
+    },
+  );
+});

@@ -81,7 +81,8 @@ const npmrcAuth: Rule = {
     /(?<key>_authToken|_auth|_password)[ \t]{0,3}=[ \t]{0,3}["']?(?<secret>[A-Za-z0-9+/=._~-]{8,512})(?![A-Za-z0-9+/=._~-])/g,
   accept: (m, secret) => {
     const before = m.input.charAt(m.index - 1);
-    if (before !== ':' && before !== '' && !/[\s"']/.test(before)) return false;
+    // `//host/:_authToken=`, a line start, or a field holding the file's text (`content=_auth=...`).
+    if (before !== ':' && before !== '' && !/[\s"'=&]/.test(before)) return false;
     if (secret.startsWith('npm_') || isPlaceholder(secret)) return false; // npm_ tokens: npm_token
     const key = m.groups?.key;
     if (key === '_auth') return basicAuthValue(secret);
@@ -119,7 +120,7 @@ const netrc: Rule = {
   description: '.netrc machine entry with a password',
   keywords: ['machine '],
   pattern:
-    /\bmachine[ \t]+[A-Za-z0-9.:-]{1,253}(?:[ \t\r\n]+|\\n)+(?:(?:login|account)[ \t]+[^\s\\]{1,128}(?:[ \t\r\n]+|\\n)+){1,2}password[ \t]+(?<secret>[^\s\\]{1,256})/g,
+    /\bmachine[ \t]+[A-Za-z0-9.:-]{1,253}(?:[ \t\r\n]+|\\n)+(?:(?:login|account)[ \t]+[^\s\\]{1,128}(?:[ \t\r\n]+|\\n)+){1,2}password[ \t]+(?<secret>[^\s\\"'{}]{1,256})/g,
   accept: (_m, secret) => looksLikePassword(secret) || looksLikeRealSecret(secret, 3),
   examples: {
     positive: [

@@ -75,7 +75,7 @@ const genericSecret: Rule = {
   // The lookbehind (the last letter of a secret-named key: secreT, tokeN, passworD, apiKeY, ...) only
   // runs at an operator and halves the matches `accept` has to look at.
   pattern:
-    /(?<op>:=|=>|[:=])(?<=[deklnstyDEKLNSTY]["']?[ \t]{0,3}(?::=|=>|[:=]))[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/=_.~!@#$%^*-]{12,256})/g,
+    /(?<op>:=|=>|[:=])(?<=[deklnstyDEKLNSTY]["']?[ \t]{0,3}(?::=|=>|[:=]))[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/_.~!@#$%^*-]{12,256}={0,2})/g,
   accept: (m, secret) => {
     const input = m.input;
     // Walk back over `[ \t]{0,3}`, an optional closing quote and the key name (cheap: most operators
@@ -99,14 +99,16 @@ const genericSecret: Rule = {
       // A quoted value must be whole: the same quote right after it.
       if (after !== open) return false;
     } else {
-      if (after !== '' && !/[\s&,;}\]\\]/.test(after)) return false;
-      const atLineStart = /(?:^|[\r\n]|\\n)[ \t]{0,12}(?:-[ \t]{1,3}|export[ \t]{1,4})?$/.test(lead);
+      if (after !== '' && !/[\s&,;}\]\\"']/.test(after)) return false;
+      // A line start, or the start of a string holding a line (`"content":"acme_token=..."`).
+      const atLineStart = /(?:^|[\r\n"']|\\n)[ \t]{0,12}(?:-[ \t]{1,3}|export[ \t]{1,4})?$/.test(lead);
       if (op === ':' && !close) {
         // YAML `key: value` at a line start; `X-Api-Key: value` is a header.
         if (!atLineStart || full.includes('-')) return false;
       } else if (!close) {
         // env / INI / form / CLI flag: at a line start, after `&` or `?`, or after `--`.
-        if (!atLineStart && !/[&?][ \t]{0,2}$/.test(lead) && !/(?:^|\s)--?$/.test(lead)) return false;
+        // (`content=acme_token=...`: a form field holding an env line.)
+        if (!atLineStart && !/[&?=][ \t]{0,2}$/.test(lead) && !/(?:^|\s)--?$/.test(lead)) return false;
       }
     }
     const minLength = /passw|pwd|passphrase/.test(norm) ? 12 : 16;

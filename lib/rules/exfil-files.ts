@@ -59,9 +59,9 @@ const privateKeyPem: Rule = {
 const SSH_READ_BEFORE = new RegExp(
   [
     // a command that reads, copies or sends files, in command position
-    String.raw`(?:^|[\s;|&(\x60"'])(?:sudo[ \t]+)?(?:cat|tac|less|more|head|tail|strings|base64|xxd|od|hexdump|scp|cp|mv|rsync|curl|wget|nc|ncat|socat|tar|zip|gzip|7z|openssl|gpg|sftp|gsutil|rclone|dd|Get-Content|gc|Copy-Item)[ \t][^\r\n]{0,200}$`,
+    String.raw`(?:^|[\s;|&(\x60"'=])(?:sudo[ \t]+)?(?:cat|tac|less|more|head|tail|strings|base64|xxd|od|hexdump|scp|cp|mv|rsync|curl|wget|nc|ncat|socat|tar|zip|gzip|7z|openssl|gpg|sftp|gsutil|rclone|dd|Get-Content|gc|Copy-Item)[ \t][^\r\n]{0,200}$`,
     // Windows `type` at the start of a command
-    String.raw`(?:^|[;&|])[ \t]*type[ \t]+[^\r\n]{0,200}$`,
+    String.raw`(?:^|[;&|"'=])[ \t]*type[ \t]+[^\r\n]{0,200}$`,
     // a call that opens or sends a file: open("...", read_file('...'
     String.raw`\b(?:open|fopen|readFile|readFileSync|read_file|read_text|upload|send_file|sendFile)[ \t]{0,2}\([^\r\n]{0,100}$`,
     // a tool call's path field: "path": "...
@@ -125,7 +125,7 @@ const PASSWD_LINE = String.raw`[a-z_][a-z0-9_.-]{0,31}\$?` + PASSWD_REST;
 const NL = String.raw`(?:\r?\n|(?:\\r)?\\n)`;
 /** A user name ending right before the match, at a line start or after a quote, `>` or space. */
 const CODE_LITERAL_BEFORE = /\b[bBrRuU]["'][a-z_][a-z0-9_.-]{0,31}\$?$/;
-const USER_BEFORE = /(?:[\s"'>]|\\n)[a-z_][a-z0-9_.-]{0,31}\$?$/;
+const USER_BEFORE = /(?:[\s"'>=]|\\n)[a-z_][a-z0-9_.-]{0,31}\$?$/;
 
 const unixSensitive: Rule = {
   id: 'unix_sensitive',
@@ -183,7 +183,7 @@ function isFilePath(value: string): boolean {
 
 // What may precede the keyword part of the name: the rest of the name, `export `, indentation, and a
 // line start (start of text, a newline, or a JSON `\n` escape).
-const DOTENV_BEFORE = /(?:[\r\n]|\\[nr])[ \t]{0,8}(?:export[ \t]{1,4})?([A-Z0-9_]{0,60})$/;
+const DOTENV_BEFORE = /(?:[\r\n"'=&]|\\[nr])[ \t]{0,8}(?:export[ \t]{1,4})?([A-Z0-9_]{0,60})$/;
 
 function acceptDotenv(m: RegExpExecArray, value: string): boolean {
   const before = DOTENV_BEFORE.exec(textBefore(m.input, m.index, 100));
