@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeJsonEscapes } from '../lib/decode/json-escapes.js';
 import { decodePercent } from '../lib/decode/percent.js';
-import { jsonSourceOffset, percentSourceOffset } from '../lib/scanner/offset-map.js';
+import { jsonSourceOffset, percentSourceOffset, sourceMapper } from '../lib/scanner/offset-map.js';
 
 const decodedLength = (decode: (b: Buffer) => Buffer | null, b: Buffer) => (decode(b) ?? b).length;
 
@@ -63,5 +63,20 @@ describe('offset maps', () => {
   it('point a position inside a multi-byte escape at its backslash', () => {
     const raw = Buffer.from('ab\\u20acc', 'latin1'); // euro sign: 3 UTF-8 bytes from one escape
     expect([0, 1, 2, 3, 4, 5].map((p) => jsonSourceOffset(raw, p))).toEqual([0, 1, 2, 2, 2, 8]);
+  });
+
+  it('resuming mappers answer like the plain walks, in any order of questions', () => {
+    fc.assert(
+      fc.property(fc.array(jsonPiece, { maxLength: 30 }), fc.array(fc.nat(120), { maxLength: 20 }), (parts, asks) => {
+        const raw = Buffer.from(parts.join(''), 'latin1');
+        const json = sourceMapper('json', raw);
+        const pct = sourceMapper('percent', raw);
+        for (const p of asks) {
+          expect(json(p)).toBe(jsonSourceOffset(raw, p));
+          expect(pct(p)).toBe(percentSourceOffset(raw, p));
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

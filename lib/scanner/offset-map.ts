@@ -26,10 +26,23 @@ function utf8Length(cp: number): number {
  * inside a multi-byte escape's output: the escape's backslash).
  */
 export function jsonSourceOffset(raw: Uint8Array, pos: number): number {
+  return jsonWalk(raw, pos, { i: 0, o: 0 });
+}
+
+/** Walk state: source index `i` and output count `o` at a unit boundary. */
+interface Cursor {
+  i: number;
+  o: number;
+}
+
+function jsonWalk(raw: Uint8Array, pos: number, at: Cursor): number {
   const n = raw.length;
-  let o = 0;
-  let i = 0;
+  let o = at.o;
+  let i = at.i;
   while (i < n) {
+    // Remember the last boundary at or before `pos`, so the next, later position resumes from here.
+    at.i = i;
+    at.o = o;
     let len = 0;
     let out = 1;
     if (raw[i] === 0x5c && i < n - 1) {
@@ -69,10 +82,16 @@ export function jsonSourceOffset(raw: Uint8Array, pos: number): number {
 
 /** The offset in `raw` of the byte that percent-decoding turned into byte `pos` of its output. */
 export function percentSourceOffset(raw: Uint8Array, pos: number): number {
+  return percentWalk(raw, pos, { i: 0, o: 0 });
+}
+
+function percentWalk(raw: Uint8Array, pos: number, at: Cursor): number {
   const n = raw.length;
-  let o = 0;
-  let i = 0;
+  let o = at.o;
+  let i = at.i;
   while (i < n) {
+    at.i = i;
+    at.o = o;
     if (o === pos) return i;
     if (raw[i] === 0x25 && i < n - 2 && HEX_VALUE[raw[i + 1]!]! >= 0 && HEX_VALUE[raw[i + 2]!]! >= 0) i += 3;
     else i++;
@@ -84,4 +103,17 @@ export function percentSourceOffset(raw: Uint8Array, pos: number): number {
 /** The offset in an encoded run of the characters that decode to byte `pos` (base64: its 4-char group). */
 export function runSourceOffset(kind: 'base64' | 'hex', pos: number): number {
   return kind === 'hex' ? 2 * pos : 4 * Math.floor(pos / 3);
+}
+
+/**
+ * A mapper for one decoded view that resumes from the previous answer when asked about a later
+ * position (a rule's hits come in order), so mapping many hits costs one walk, not one per hit.
+ */
+export function sourceMapper(kind: 'json' | 'percent', raw: Uint8Array): (pos: number) => number {
+  const walk = kind === 'json' ? jsonWalk : percentWalk;
+  let at: Cursor = { i: 0, o: 0 };
+  return (pos) => {
+    if (pos < at.o) at = { i: 0, o: 0 };
+    return walk(raw, pos, at);
+  };
 }

@@ -13,7 +13,7 @@ import { decodePercent } from '../decode/percent.js';
 import { decodeEncodedRuns } from '../decode/encoded-runs.js';
 import { buildSnippet, fingerprint } from '../redact.js';
 import { KeywordPrefilter } from './keyword-automaton.js';
-import { jsonSourceOffset, percentSourceOffset, runSourceOffset } from './offset-map.js';
+import { runSourceOffset, sourceMapper } from './offset-map.js';
 
 /** Prefilters are built once per rule list and shared by every engine using that list. */
 const prefilters = new WeakMap<readonly Rule[], KeywordPrefilter>();
@@ -201,12 +201,14 @@ export class TextEngine {
     const json = decodeJsonEscapes(view);
     const primary = json ?? view;
     const primaryChain = json ? [...chain, 'json'] : chain;
-    const primaryToBody = json ? (p: number) => toBody(jsonSourceOffset(view, p)) : toBody;
+    let jsonMap: ((p: number) => number) | null = null;
+    const primaryToBody = json ? (p: number) => toBody((jsonMap ??= sourceMapper('json', view))(p)) : toBody;
     this.runRules(primary, primaryChain, openEnd, primaryToBody, json ? view : parent);
 
     const pct = decodePercent(primary);
     if (pct !== null) {
-      const pctToBody = (p: number) => primaryToBody(percentSourceOffset(primary, p));
+      let pctMap: ((p: number) => number) | null = null;
+      const pctToBody = (p: number) => primaryToBody((pctMap ??= sourceMapper('percent', primary))(p));
       this.runRules(pct, [...primaryChain, 'percent'], openEnd, pctToBody, primary);
     }
 
