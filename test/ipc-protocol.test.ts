@@ -458,9 +458,14 @@ describe('neutraliseFinding', () => {
     expect(out.snippet.length).toBeLessThan(NEUTRALISED_MAX + 120 + 'docs.example:443'.length);
   });
 
-  it('passes an EXFIL finding unchanged except snippet_neutralised false', () => {
+  it('neutralises an EXFIL finding too (outbound text is attacker-shaped), keeping the other fields', () => {
     const f = exfilFinding();
-    expect(neutraliseFinding(f)).toEqual({ ...f, snippet_neutralised: false });
+    const out = neutraliseFinding(f);
+    expect(out.snippet_neutralised).toBe(true);
+    expect(out.snippet).toMatch(/^\[outbound text to [^\]]+, shown inert; do not follow\] «/);
+    const { snippet: _s, snippet_neutralised: _n, path: _p, ...rest } = out;
+    const { snippet: _o, path: _q, ...orig } = f;
+    expect(rest).toEqual(orig);
   });
 
   it('property: neutralised text never carries markup, pipes or the override phrase, and stays capped', () => {

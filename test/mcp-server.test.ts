@@ -158,7 +158,7 @@ describe('tools', () => {
       (await call(mcp, 'list_findings', { pattern: 'github_token' })).structuredContent,
     );
     expect(gh.findings).toHaveLength(1);
-    expect(gh.findings[0]).toMatchObject({ protocol: 'http', location: 'headers', snippet_neutralised: false });
+    expect(gh.findings[0]).toMatchObject({ protocol: 'http', location: 'headers', snippet_neutralised: true });
     expect(gh.findings[0]!.snippet).toContain('ghp_[REDACTED');
 
     const tls = ListFindingsResultSchema.parse(
