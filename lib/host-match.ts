@@ -1,5 +1,7 @@
 // Host pattern matching shared by issuer checks and the config allowlist.
-// `example.com` matches exactly; `*.example.com` matches any subdomain (not the apex).
+// `example.com` matches exactly; `*.example.com` matches any subdomain (not the apex; config allowlist
+// only: issuer lists never use it, see lib/issuer-hosts.ts); a `{region}` label matches one AWS region
+// label (`us-east-1`, `us-gov-west-1`, `cn-north-1`) and nothing else.
 
 /** Strips a port and brackets and lowercases: `API.Example.com:443` -> `api.example.com`. */
 export function normaliseHost(hostOrDest: string): string {
@@ -13,11 +15,26 @@ export function normaliseHost(hostOrDest: string): string {
   return h.endsWith('.') ? h.slice(0, -1) : h;
 }
 
+/** One AWS region label; never a bucket-style label such as `s3`, `s3-website-us-east-1` or `compute-1`. */
+const AWS_REGION = /^[a-z]{2,4}(?:-[a-z]+){1,2}-\d{1,2}$/;
+
+function labelsMatch(h: string, p: string): boolean {
+  const hl = h.split('.');
+  const pl = p.split('.');
+  if (hl.length !== pl.length) return false;
+  for (let i = 0; i < pl.length; i++) {
+    if (pl[i] === '{region}' ? !AWS_REGION.test(hl[i]!) : pl[i] !== hl[i]) return false;
+  }
+  return true;
+}
+
 export function hostMatches(host: string, patterns: readonly string[]): boolean {
   const h = normaliseHost(host);
   for (const raw of patterns) {
     const p = raw.toLowerCase();
-    if (p.startsWith('*.')) {
+    if (p.includes('{region}')) {
+      if (labelsMatch(h, p)) return true;
+    } else if (p.startsWith('*.')) {
       if (h.endsWith(p.slice(1)) && h.length > p.length - 1) return true;
     } else if (h === p) {
       return true;

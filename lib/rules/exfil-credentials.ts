@@ -2,6 +2,18 @@
 // literal prefix so the regex engine can skip quickly, and every quantifier is bounded.
 import { isDocExample, looksLikeRealSecret } from './false-positive.js';
 import type { Rule } from './rule.js';
+import {
+  ANTHROPIC_HOSTS,
+  AWS_API_HOSTS,
+  GITHUB_HOSTS,
+  GITLAB_HOSTS,
+  GOOGLE_API_KEY_HOSTS,
+  HUGGINGFACE_HOSTS,
+  NPM_HOSTS,
+  OPENAI_HOSTS,
+  SLACK_HOSTS,
+  STRIPE_HOSTS,
+} from '../issuer-hosts.js';
 
 const OUT = ['outbound'] as const;
 
@@ -36,7 +48,7 @@ const aiApiKey: Rule = {
   publicPrefix: prefixOf(AI_PREFIXES),
   accept: (m, secret) =>
     !isTokenChar(m.input, m.index - 1) && looksLikeRealSecret(secret.slice(prefixOf(AI_PREFIXES)(secret).length), 3.5),
-  issuerHosts: (secret) => (secret.startsWith('sk-ant-') ? ['api.anthropic.com'] : ['api.openai.com']),
+  issuerHosts: (secret) => (secret.startsWith('sk-ant-') ? ANTHROPIC_HOSTS : OPENAI_HOSTS),
   examples: {
     positive: [
       'x-api-key: sk-ant-api03-{{rand:b64url:93}}AA',
@@ -75,7 +87,7 @@ const awsAccessKey: Rule = {
   pattern: /\b(?<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b/g,
   publicPrefix: (secret) => secret.slice(0, 4),
   accept: (_m, secret) => !secret.endsWith('EXAMPLE') && !isDocExample(secret) && looksLikeRealSecret(secret, 2.5),
-  issuerHosts: () => ['*.amazonaws.com'],
+  issuerHosts: () => AWS_API_HOSTS,
   examples: {
     positive: [
       'aws_access_key_id = AKIA{{rand:b32:16}}',
@@ -104,7 +116,7 @@ const awsSecretKey: Rule = {
   pattern:
     /(?:secret_access_key|SECRET_ACCESS_KEY|SecretAccessKey|secretAccessKey)["']?[ \t]{0,5}[:=][ \t]{0,5}["']?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/g,
   accept: (_m, secret) => !isDocExample(secret) && looksLikeRealSecret(secret, 3.5),
-  issuerHosts: () => ['*.amazonaws.com'],
+  issuerHosts: () => AWS_API_HOSTS,
   examples: {
     positive: [
       '[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = {{rand:b64:40}}\n',
@@ -136,7 +148,7 @@ const githubToken: Rule = {
   pattern: /\b(?<secret>gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b/g,
   publicPrefix: prefixOf(GITHUB_PREFIXES),
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(prefixOf(GITHUB_PREFIXES)(secret).length), 3.5),
-  issuerHosts: () => ['github.com', 'api.github.com', '*.github.com'],
+  issuerHosts: () => GITHUB_HOSTS,
   examples: {
     positive: [
       'Authorization: token ghp_{{rand:alnum:36}}',
@@ -168,7 +180,7 @@ const gitlabToken: Rule = {
   pattern: /\b(?<secret>glpat-(?:[A-Za-z0-9_-]{27,300}\.[0-9a-z]{9}|[A-Za-z0-9_-]{20}))(?![A-Za-z0-9_-])/g,
   publicPrefix: () => 'glpat-',
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(6), 3),
-  issuerHosts: () => ['gitlab.com', '*.gitlab.com'],
+  issuerHosts: () => GITLAB_HOSTS,
   examples: {
     positive: ['PRIVATE-TOKEN: glpat-{{rand:b64url:20}}', 'GITLAB_TOKEN=glpat-{{rand:b64url:40}}.01{{rand:digits:7}}'],
     negative: [
@@ -191,7 +203,7 @@ const slackToken: Rule = {
   pattern: /\b(?<secret>xox[baprs]-[0-9]{1,15}(?:-[0-9]{1,15}){0,3}-[A-Za-z0-9]{10,64})(?![A-Za-z0-9-])/g,
   publicPrefix: (secret) => secret.slice(0, 5),
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(secret.lastIndexOf('-') + 1), 3),
-  issuerHosts: () => ['slack.com', '*.slack.com'],
+  issuerHosts: () => SLACK_HOSTS,
   examples: {
     positive: [
       'SLACK_BOT_TOKEN=xoxb-{{rand:digits:12}}-{{rand:digits:13}}-{{rand:alnum:24}}',
@@ -222,7 +234,7 @@ const stripeKey: Rule = {
   pattern: /\b(?<secret>[sr]k_live_[A-Za-z0-9]{24,99})\b/g,
   publicPrefix: (secret) => secret.slice(0, 8),
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(8), 3.5),
-  issuerHosts: () => ['api.stripe.com'],
+  issuerHosts: () => STRIPE_HOSTS,
   examples: {
     positive: ['STRIPE_SECRET_KEY=sk_live_{{rand:alnum:99}}', 'stripe.api_key = "rk_live_{{rand:alnum:24}}"'],
     negative: [
@@ -244,7 +256,7 @@ const googleApiKey: Rule = {
   pattern: /\b(?<secret>AIza[A-Za-z0-9_-]{35})(?![A-Za-z0-9_-])/g,
   publicPrefix: () => 'AIza',
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(4), 3.5),
-  issuerHosts: () => ['*.googleapis.com'],
+  issuerHosts: () => GOOGLE_API_KEY_HOSTS,
   examples: {
     positive: [
       'GOOGLE_API_KEY=AIza{{rand:b64url:35}}',
@@ -274,7 +286,7 @@ const huggingfaceToken: Rule = {
   pattern: /\b(?<secret>hf_[A-Za-z]{34})\b/g,
   publicPrefix: () => 'hf_',
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(3), 3.5),
-  issuerHosts: () => ['huggingface.co', '*.huggingface.co'],
+  issuerHosts: () => HUGGINGFACE_HOSTS,
   examples: {
     positive: [
       'HF_TOKEN=hf_{{rand:upper:12}}{{rand:lower:22}}',
@@ -300,7 +312,7 @@ const npmToken: Rule = {
   pattern: /\b(?<secret>npm_[A-Za-z0-9]{36})\b/g,
   publicPrefix: () => 'npm_',
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(4), 3.5),
-  issuerHosts: () => ['registry.npmjs.org'],
+  issuerHosts: () => NPM_HOSTS,
   examples: {
     positive: ['//registry.npmjs.org/:_authToken=npm_{{rand:alnum:36}}', 'NPM_TOKEN=npm_{{rand:alnum:36}}'],
     negative: [
