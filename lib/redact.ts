@@ -2,6 +2,7 @@
 // context but never any random part of a secret; fingerprints are keyed (HMAC with a host-side
 // salt) so the same secret correlates across findings without being stored or guessable.
 import { createHmac } from 'node:crypto';
+import { secretSpansInPath } from './path-secrets.js';
 
 /** Context kept on each side of a match, in bytes. */
 export const SNIPPET_CONTEXT = 48;
@@ -130,18 +131,39 @@ export function publicPrefixSafe(secret: string, prefix: string): string {
   return prefix;
 }
 
+/** Path characters read for a finding's `path`; beyond this the path is cut at a segment boundary. */
+const MAX_PATH_READ = 4096;
+
 /**
- * Redacts a request path for a finding: the path segments are kept (long tokens masked), query
- * values are dropped. Query strings are where URL-borne secrets live.
+ * Redacts a request path for a finding: spans where the rules find a secret are replaced by
+ * `[REDACTED]` (the detected span itself, also across `/`), the remaining path segments are kept with
+ * long tokens masked, query values are dropped. Query strings are where URL-borne secrets live.
  */
 export function redactPath(rawPath: string): string {
   const q = rawPath.indexOf('?');
-  const pathname = q === -1 ? rawPath : rawPath.slice(0, q);
+  let pathname = q === -1 ? rawPath : rawPath.slice(0, q);
+  let cut = false;
+  if (pathname.length > MAX_PATH_READ) {
+    // Never keep a partial token: a segment cut short could be a short, unmasked piece of a secret.
+    pathname = pathname.slice(0, Math.max(0, pathname.lastIndexOf('/', MAX_PATH_READ)));
+    cut = true;
+  }
   // Mask per path segment: `/` is a token character, so a whole path would read as one token.
-  let out = toDisplayText(pathname.slice(0, 512))
-    .split('/')
-    .map((seg) => maskTokens(seg))
-    .join('/');
+  const maskPlain = (piece: string): string =>
+    toDisplayText(piece)
+      .split('/')
+      .map((seg) => maskTokens(seg))
+      .join('/');
+  let out = '';
+  let at = 0;
+  for (const span of secretSpansInPath(pathname)) {
+    if (span.end <= at) continue;
+    if (span.start > at) out += maskPlain(pathname.slice(at, span.start));
+    out += '[REDACTED]';
+    at = span.end;
+  }
+  out += maskPlain(pathname.slice(at));
+  if (cut) out += '/…';
   if (q !== -1) {
     const keys = rawPath
       .slice(q + 1)
