@@ -14,12 +14,45 @@ export function validateConfigValue(
   return parseConfig(value, KNOWN_RULES);
 }
 
+/**
+ * JSON.parse's message quotes the text around the error (`"{"upstream_proxy": "http://u:p@..." is not
+ * valid JSON`), which may hold a credential: keep the reason and the position only.
+ */
+function jsonErrorWithoutText(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  // Everything from the first quote on is the quoted input; a quoted token character goes too.
+  const reason = msg
+    .split('"')[0]!
+    .replace(/'[^']*'/g, 'character')
+    .replace(/[,\s]+$/, '')
+    .slice(0, 120);
+  return reason || 'syntax error';
+}
+
+/** `http://user:pass@host:port` -> `http://[REDACTED]@host:port`: proxy credentials are never echoed. */
+export function maskUrlUserinfo(url: string): string {
+  const at = url.lastIndexOf('@');
+  const scheme = url.indexOf('://');
+  if (at === -1 || scheme === -1 || at < scheme) return url;
+  // Only an `@` before the first `/` of the authority is userinfo.
+  const slash = url.indexOf('/', scheme + 3);
+  if (slash !== -1 && slash < at) return url;
+  return `${url.slice(0, scheme + 3)}[REDACTED]${url.slice(at)}`;
+}
+
+/** The config as it may be shown (check-config, logs): credentials in URLs masked. */
+export function displayableConfig(config: Config): Config {
+  return config.upstream_proxy === undefined
+    ? config
+    : { ...config, upstream_proxy: maskUrlUserinfo(config.upstream_proxy) };
+}
+
 export function parseConfigText(text: string, source: string): LoadedConfig {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { ok: false, source, errors: [{ path: '(file)', message: `not valid JSON: ${(err as Error).message}` }] };
+    return { ok: false, source, errors: [{ path: '(file)', message: `not valid JSON: ${jsonErrorWithoutText(err)}` }] };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, source, errors: [{ path: '(root)', message: 'must be a JSON object' }] };

@@ -1,13 +1,13 @@
 // `traffic-guardian check-config [FILE]`: validates a config without starting anything.
 import { parseArgs } from 'node:util';
 import { homePaths } from '../home.js';
-import { formatConfigErrors, loadConfig } from '../config-file.js';
+import { displayableConfig, formatConfigErrors, loadConfig } from '../config-file.js';
 import { EXIT_FAIL, EXIT_OK } from '../cli-errors.js';
 
 export const CHECK_CONFIG_HELP = `Usage: traffic-guardian check-config [FILE] [--json]
 
 Validates a config file (default: <home>/config.json, else the embedded defaults) and prints
-the effective configuration. Exit 1 with one line per problem, each naming the key.`;
+the effective configuration (proxy credentials masked). Exit 1 with one line per problem, each naming the key.`;
 
 export function runCheckConfig(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
   const { values, positionals } = parseArgs({
@@ -21,13 +21,15 @@ export function runCheckConfig(argv: string[], out: NodeJS.WritableStream, err: 
   }
   const r = loadConfig(positionals[0], homePaths().config);
   if (values.json) {
-    out.write(`${JSON.stringify(r.ok ? { ok: true, source: r.source, config: r.config } : r, null, 2)}\n`);
+    out.write(
+      `${JSON.stringify(r.ok ? { ok: true, source: r.source, config: displayableConfig(r.config) } : r, null, 2)}\n`,
+    );
     return r.ok ? EXIT_OK : EXIT_FAIL;
   }
   if (!r.ok) {
     err.write(`${formatConfigErrors(r)}\n`);
     return EXIT_FAIL;
   }
-  out.write(`config OK (${r.source})\n${JSON.stringify(r.config, null, 2)}\n`);
+  out.write(`config OK (${r.source})\n${JSON.stringify(displayableConfig(r.config), null, 2)}\n`);
   return EXIT_OK;
 }
