@@ -18,9 +18,8 @@ import {
   fsyncSync,
   linkSync,
   openSync,
-  readFileSync,
+  lstatSync,
   renameSync,
-  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -30,7 +29,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import forge from 'node-forge';
-import { ensurePrivateDir } from './home.js';
+import { ensurePrivateDir, readFileNoFollow, symlinkRefusal } from './home.js';
 
 export interface CaPaths {
   caDir: string;
@@ -95,8 +94,15 @@ function checkOwner(file: string, st: Stats): void {
   }
 }
 
+/** lstat that refuses a symbolic link: nothing of the CA is ever reached through one. */
+function lstatNoLink(file: string): Stats {
+  const st = lstatSync(file);
+  if (st.isSymbolicLink()) throw symlinkRefusal(file);
+  return st;
+}
+
 function checkPrivateDir(dir: string): void {
-  const st = statSync(dir);
+  const st = lstatNoLink(dir);
   if (!st.isDirectory()) throw new Error(`refusing to use ${dir}: not a directory`);
   checkOwner(dir, st);
   if (process.platform !== 'win32' && st.mode & 0o077) {
@@ -108,7 +114,7 @@ function checkPrivateDir(dir: string): void {
 }
 
 function checkKeyFile(file: string): void {
-  const st = statSync(file);
+  const st = lstatNoLink(file);
   if (!st.isFile()) throw new Error(`refusing to use ${file}: not a regular file`);
   checkOwner(file, st);
   if (process.platform !== 'win32' && st.mode & 0o077) {
@@ -120,7 +126,7 @@ function checkKeyFile(file: string): void {
 }
 
 function checkCertFile(file: string): void {
-  const st = statSync(file);
+  const st = lstatNoLink(file);
   if (!st.isFile()) throw new Error(`refusing to use ${file}: not a regular file`);
   checkOwner(file, st);
   if (process.platform !== 'win32' && st.mode & 0o022) {
@@ -133,7 +139,7 @@ function checkCertFile(file: string): void {
 
 function exists(file: string): boolean {
   try {
-    statSync(file);
+    lstatNoLink(file);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -360,7 +366,7 @@ function leafFrom(pem: string): { pem: string; publicKey: forge.pki.PublicKey } 
 function readKey(file: string): KeyObject {
   checkKeyFile(file);
   try {
-    return createPrivateKey(readFileSync(file, 'utf8'));
+    return createPrivateKey(readFileNoFollow(file, 'utf8'));
   } catch (err) {
     throw new Error(`${file}: not a readable PEM private key (${(err as Error).message})`);
   }
@@ -372,7 +378,7 @@ function readOrCreateLeafKey(file: string, create: boolean): string | null {
     writeNew(file, newRsaKeyPem(), 0o600);
   }
   checkKeyFile(file);
-  const pem = readFileSync(file, 'utf8');
+  const pem = readFileNoFollow(file, 'utf8');
   try {
     leafFrom(pem);
   } catch (err) {
@@ -417,7 +423,7 @@ export function loadOrCreateCa(paths: CaPaths, opts: { create: boolean }): Certi
     writeNew(paths.caCert, buildCaCert(caKey), 0o644);
   }
   checkCertFile(paths.caCert);
-  const certPem = readFileSync(paths.caCert, 'utf8');
+  const certPem = readFileNoFollow(paths.caCert, 'utf8');
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(certPem);

@@ -1,7 +1,8 @@
 // Loads the config file: JSON, validated by the lib schema, with errors that name file and key.
-import { existsSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { parseConfig, defaultConfig, type Config, type ConfigError } from '../lib/config-schema.js';
 import { RULE_IDS } from '../lib/rules/index.js';
+import { readFileNoFollow } from './home.js';
 
 export type LoadedConfig =
   { ok: true; config: Config; source: string } | { ok: false; errors: ConfigError[]; source: string };
@@ -66,11 +67,15 @@ export function parseConfigText(text: string, source: string): LoadedConfig {
  * missing is an error (a typo in --config must not silently run with defaults).
  */
 export function loadConfig(file: string | undefined, defaultFile: string): LoadedConfig {
-  const target = file ?? (existsSync(defaultFile) ? defaultFile : undefined);
+  // lstat: a link (even a dangling one) in config.json's place is refused below, not skipped.
+  const target = file ?? (lexists(defaultFile) ? defaultFile : undefined);
   if (!target) return { ok: true, config: defaultConfig(), source: '(embedded defaults)' };
   let text: string;
   try {
-    text = readFileSync(target, 'utf8');
+    // The home's own config.json is never read through a link; a file named with --config is the
+    // operator's explicit choice and may be one.
+    text =
+      target === defaultFile && file === undefined ? readFileNoFollow(target, 'utf8') : readFileSync(target, 'utf8');
   } catch (err) {
     return {
       ok: false,
@@ -79,6 +84,15 @@ export function loadConfig(file: string | undefined, defaultFile: string): Loade
     };
   }
   return parseConfigText(text, target);
+}
+
+function lexists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function formatConfigErrors(r: { errors: ConfigError[]; source: string }): string {

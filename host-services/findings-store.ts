@@ -2,8 +2,9 @@
 // rotated at a size bound into findings.jsonl.1..N, older rotated files pruned by count and age.
 // A write failure (disk full, permissions) never reaches the proxy: it is counted, the service shows
 // as degraded, and the next batch tries again.
-import { promises as fsp, existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { promises as fsp, constants as fsConstants, existsSync, lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
+import { openNoFollowAsync, refuseSymlink } from './home.js';
 import { FindingSchema, type Finding } from '../lib/finding-schema.js';
 import { matchesQuery, type FindingsQuery } from '../lib/findings-query.js';
 
@@ -67,6 +68,9 @@ export class FindingsStore {
   constructor(private readonly opts: FindingsStoreOptions) {
     this.recentSize = Math.max(0, opts.recentSize ?? 50);
     this.maxQueue = Math.max(1, opts.maxQueue ?? 10_000);
+    // A link planted as the log or a rotated file is refused at start (and at every open, below).
+    refuseSymlink(opts.file);
+    for (const r of rotatedFiles(opts.file)) refuseSymlink(r.path);
     this.prune();
   }
 
@@ -162,12 +166,13 @@ export class FindingsStore {
     if (this.fd) {
       // One stat per batch: a log deleted or moved away (by an operator, by logrotate) is recreated
       // rather than written into an unlinked or renamed file.
-      const st = await fsp.stat(file).catch(() => null);
+      const st = await fsp.lstat(file).catch(() => null);
       if (st?.ino === this.ino) return this.fd;
       await this.closeFd();
     }
     await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const fd = await fsp.open(file, 'a', 0o600);
+    // O_NOFOLLOW: a link put in the log's place is refused, never appended to or chmod-ed through.
+    const fd = await openNoFollowAsync(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT, 0o600);
     try {
       const st = await fd.stat();
       if (!st.isFile()) throw new Error(`${file} is not a regular file`);
@@ -230,7 +235,7 @@ export class FindingsStore {
     for (const { path: full, index } of rotatedFiles(this.opts.file)) {
       try {
         const tooMany = index > this.opts.maxFiles;
-        const tooOld = this.opts.retentionDays > 0 && statSync(full).mtimeMs < cutoff;
+        const tooOld = this.opts.retentionDays > 0 && lstatSync(full).mtimeMs < cutoff;
         if (tooMany || tooOld) unlinkSync(full);
       } catch {
         // pruning is best effort; the size bound still holds through rotation
@@ -263,7 +268,7 @@ async function renameIfExists(from: string, to: string): Promise<void> {
 }
 
 async function lastByte(file: string, size: number): Promise<number | undefined> {
-  const fh = await fsp.open(file, 'r');
+  const fh = await openNoFollowAsync(file, fsConstants.O_RDONLY);
   try {
     const b = Buffer.alloc(1);
     const { bytesRead } = await fh.read(b, 0, 1, size - 1);
@@ -332,7 +337,7 @@ async function* linesBackwardFrom(fh: fsp.FileHandle, size: number): AsyncGenera
 
 /** Lines of a file from last to first, read backwards in 64 KiB blocks; oversized lines are skipped. */
 export async function* linesBackward(file: string): AsyncGenerator<string> {
-  const fh = await fsp.open(file, 'r');
+  const fh = await openNoFollowAsync(file, fsConstants.O_RDONLY);
   try {
     for await (const line of linesBackwardFrom(fh, (await fh.stat()).size)) if (line !== null) yield line;
   } finally {
@@ -364,7 +369,7 @@ export async function readFindings(file: string, q: FindingsQuery, stats?: ReadS
   for (const f of logFiles(file)) {
     let fh: fsp.FileHandle;
     try {
-      fh = await fsp.open(f, 'r');
+      fh = await openNoFollowAsync(f, fsConstants.O_RDONLY);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // rotated away since listing
       throw err;

@@ -3,7 +3,7 @@
 // container was given, never from anything it claims. Only SHA-256 hashes of tokens are kept here
 // (`<home>/groups.json`, 0600); the token itself lives in that group's container environment.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileNoFollow, refuseSymlink, replaceFileNoFollow } from './home.js';
 import { z } from 'zod';
 import type { AuthResult } from './proxy/guardian-proxy.js';
 
@@ -36,10 +36,10 @@ export class GroupRegistry {
   ) {}
 
   static load(file: string): GroupRegistry {
-    if (!existsSync(file)) return new GroupRegistry(file, { version: 1, groups: {} });
+    if (!refuseSymlink(file)) return new GroupRegistry(file, { version: 1, groups: {} });
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
+      raw = JSON.parse(readFileNoFollow(file, 'utf8'));
     } catch (err) {
       throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
     }
@@ -76,9 +76,7 @@ export class GroupRegistry {
   }
 
   save(): void {
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.data, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.file);
+    replaceFileNoFollow(this.file, `${JSON.stringify(this.data, null, 2)}\n`, 0o600);
   }
 
   /**

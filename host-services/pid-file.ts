@@ -3,7 +3,8 @@
 // process's start time (Linux /proc), the file records it too, so a pid reused by an unrelated process
 // (after a crash, or a reboot: the file lives in the home, not on a tmpfs) is stale as well: `stop`
 // must never signal that process, and `start` must not refuse because of it.
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { readFileNoFollow, refuseSymlink, replaceFileNoFollow } from './home.js';
 import { z } from 'zod';
 
 export const PidRecordSchema = z.object({
@@ -50,10 +51,11 @@ export type PidState =
   | { state: 'stale'; pid?: number; reused?: boolean };
 
 export function readPidFile(file: string): PidState {
-  if (!existsSync(file)) return { state: 'none' };
+  // A link in the pid file's place is refused (it is never read or written through).
+  if (!refuseSymlink(file)) return { state: 'none' };
   let record: PidRecord;
   try {
-    record = PidRecordSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    record = PidRecordSchema.parse(JSON.parse(readFileNoFollow(file, 'utf8')));
   } catch {
     return { state: 'stale' };
   }
@@ -67,15 +69,13 @@ export function readPidFile(file: string): PidState {
 
 /** Writes the record atomically (mode 0600), adding the process start time where the kernel tells it. */
 export function writePidFile(file: string, record: PidRecord): void {
-  const tmp = `${file}.${process.pid}.tmp`;
   const full: PidRecord = { ...record, proc_start: record.proc_start ?? processStartTime(record.pid) };
-  writeFileSync(tmp, `${JSON.stringify(full)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  replaceFileNoFollow(file, `${JSON.stringify(full)}\n`, 0o600);
 }
 
 export function removePidFile(file: string, ownPid = process.pid): void {
   try {
-    const rec = PidRecordSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    const rec = PidRecordSchema.parse(JSON.parse(readFileNoFollow(file, 'utf8')));
     if (rec.pid !== ownPid) return;
   } catch {
     // Unreadable: it is ours to clean up only if we are removing a stale one, which the caller decides.
