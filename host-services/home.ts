@@ -95,7 +95,8 @@ export function refuseSymlink(file: string): boolean {
     if (lstatSync(file).isSymbolicLink()) throw symlinkRefusal(file);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw err;
   }
 }
