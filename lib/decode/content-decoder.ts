@@ -138,4 +138,10 @@ export class ContentDecoder {
   get finished(): boolean {
     return this.done;
   }
+
+  /** Input bytes the first decoder has taken in so far (zlib's `bytesWritten`). */
+  get consumed(): number {
+    const first = this.chain?.[0] as (Transform & { bytesWritten?: number }) | undefined;
+    return first?.bytesWritten ?? 0;
+  }
 }

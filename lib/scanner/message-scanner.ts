@@ -4,9 +4,10 @@
 import type { Direction, Location } from '../finding-schema.js';
 import type { Detection } from '../detection.js';
 import type { Rule } from '../rules/rule.js';
-import { ContentDecoder, parseContentEncoding } from '../decode/content-decoder.js';
+import { ContentDecoder, parseContentEncoding, type ContentCoding } from '../decode/content-decoder.js';
 import { TextEngine } from './text-engine.js';
 import { SseTextExtractor } from '../decode/sse-text.js';
+import { RawHold } from '../decode/raw-hold.js';
 
 export interface MessageScanOptions {
   direction: Direction;
@@ -47,7 +48,10 @@ export class MessageScanner {
   private readonly engine: TextEngine;
   /** For event streams: the joined event text, scanned by a second engine sharing the dedup set. */
   private readonly sse: { extractor: SseTextExtractor; engine: TextEngine } | null;
-  private readonly decoder: ContentDecoder | null;
+  private decoder: ContentDecoder | null;
+  /** Raw bytes not yet shown decodable, and the engine that scans raw bytes once decoding failed. */
+  private hold: RawHold | null = null;
+  private fallback: TextEngine | null = null;
   private readonly detections: Detection[] = [];
   private contentCoding = '';
   private bytesIn = 0;
@@ -60,12 +64,17 @@ export class MessageScanner {
   private onSettled: (() => void) | null = null;
 
   constructor(private readonly opts: MessageScanOptions) {
+    // Form bodies write spaces as `+` (PEM armour, JSON keys, credential files posted as forms).
+    const plusAsSpace =
+      opts.contentType !== undefined && /^\s*application\/x-www-form-urlencoded/i.test(opts.contentType);
     this.engine = new TextEngine({
       rules: opts.rules,
       salt: opts.salt,
       destHost: opts.destHost,
       location: opts.location ?? 'body',
       maxDetections: opts.maxDetections,
+      plusAsSpace,
+      decodeBudget: opts.maxScanBytes,
       onDetection: (raw) => this.report(raw),
     });
     if (opts.contentType && /^\s*text\/event-stream/i.test(opts.contentType)) {
@@ -87,16 +96,52 @@ export class MessageScanner {
     if (enc.unsupported) this.decodeError = `unsupported content-encoding "${enc.unsupported}", scanned as is`;
     // Decoded in reverse of the order applied; the chain reads outermost first.
     this.contentCoding = enc.codings.length === 0 ? '' : [...enc.codings].reverse().join('>');
-    this.decoder =
-      enc.codings.length > 0
-        ? new ContentDecoder(enc.codings, opts.maxScanBytes + 1, {
-            onData: (d) => this.scanDecoded(d),
-            onEnd: ({ error }) => {
-              if (error && !this.decodeError) this.decodeError = `${this.contentCoding} decoding failed: ${error}`;
-              this.finishEngine();
-            },
-          })
-        : null;
+    this.decoder = enc.codings.length > 0 ? this.makeDecoder(enc.codings) : null;
+  }
+
+  private makeDecoder(codings: readonly ContentCoding[]): ContentDecoder {
+    this.hold = new RawHold(this.opts.maxScanBytes);
+    return new ContentDecoder(codings, this.opts.maxScanBytes + 1, {
+      onData: (d) => {
+        this.hold?.release(this.decoder?.consumed ?? 0);
+        this.scanDecoded(d);
+      },
+      onEnd: ({ error }) => {
+        if (error) {
+          if (!this.decodeError) this.decodeError = `${this.contentCoding} decoding failed: ${error}`;
+          this.startFallback();
+          // Not at the end yet: later raw bytes go to the fallback engine; end() finishes.
+          if (!this.closed) return;
+        }
+        this.hold = null;
+        this.finishEngine();
+      },
+    });
+  }
+
+  /**
+   * The declared coding did not decode: the raw bytes are scanned as they are (a server may ignore the
+   * header and read them so), from where the decoder stopped making progress. Findings say so in their
+   * encoding chain: `raw(gzip-failed)`.
+   */
+  private startFallback(): void {
+    if (this.fallback) return;
+    this.fallback = new TextEngine({
+      rules: this.opts.rules,
+      salt: this.opts.salt,
+      destHost: this.opts.destHost,
+      location: this.opts.location ?? 'body',
+      maxDetections: this.opts.maxDetections,
+      chainPrefix: [`raw(${this.contentCoding}-failed)`],
+      seen: this.engine.seenSet,
+      decodeBudget: this.opts.maxScanBytes,
+      onDetection: (d) => {
+        this.detections.push(d);
+        this.opts.onDetection?.(d);
+      },
+    });
+    for (const c of this.hold?.take() ?? []) this.scanDecoded(c, this.fallback);
+    this.hold = null;
   }
 
   private report(raw: Detection): void {
@@ -113,7 +158,16 @@ export class MessageScanner {
     if (this.closed) return;
     this.bytesIn += chunk.length;
     try {
+      if (this.fallback) {
+        this.scanDecoded(chunk, this.fallback);
+        return;
+      }
+      if (this.bytesIn === chunk.length && !this.decoder && this.sniffGzip(chunk)) {
+        this.contentCoding = 'gzip(sniffed)';
+        this.decoder = this.makeDecoder(['gzip']);
+      }
       if (this.decoder) {
+        this.hold?.push(chunk);
         // Compressed input beyond the decoded bound cannot add scannable bytes; stop feeding zlib.
         if (this.bytesIn - chunk.length > this.opts.maxScanBytes + 64 * 1024) {
           this.truncated = true;
@@ -129,7 +183,22 @@ export class MessageScanner {
     }
   }
 
-  private scanDecoded(d: Buffer): void {
+  /**
+   * An outbound body without a Content-Encoding that is gzip data (`tar czf - ~/.ssh | curl --data-binary
+   * @- …`) is decoded too. Inbound bodies are not sniffed: downloaded archives are not the agent's doing.
+   */
+  private sniffGzip(first: Buffer): boolean {
+    return (
+      this.opts.direction === 'outbound' &&
+      !this.opts.contentEncoding &&
+      first.length >= 3 &&
+      first[0] === 0x1f &&
+      first[1] === 0x8b &&
+      first[2] === 0x08
+    );
+  }
+
+  private scanDecoded(d: Buffer, engine: TextEngine = this.engine): void {
     if (this.bytesScanned >= this.opts.maxScanBytes) {
       if (d.length > 0) this.truncated = true;
       return;
@@ -139,8 +208,8 @@ export class MessageScanner {
     if (d.length > room) this.truncated = true;
     this.bytesScanned += part.length;
     try {
-      this.engine.feed(part);
-      this.sse?.extractor.feed(part.toString('latin1'));
+      engine.feed(part);
+      if (engine === this.engine) this.sse?.extractor.feed(part.toString('latin1'));
     } catch (err) {
       this.fail(err);
     }
@@ -163,6 +232,7 @@ export class MessageScanner {
   private finishEngine(): void {
     try {
       this.engine.finish();
+      this.fallback?.finish();
       if (this.sse) {
         this.sse.extractor.finish();
         this.sse.engine.finish();
@@ -177,7 +247,7 @@ export class MessageScanner {
   async end(): Promise<ScanSummary> {
     if (!this.closed) {
       this.closed = true;
-      if (this.decoder) this.decoder.end();
+      if (this.decoder && !this.fallback) this.decoder.end();
       else this.finishEngine();
     }
     // A promise only when decoding is still running: most messages are settled by now.
@@ -193,7 +263,7 @@ export class MessageScanner {
   endNow(): ScanSummary | null {
     if (!this.closed) {
       this.closed = true;
-      if (this.decoder) this.decoder.end();
+      if (this.decoder && !this.fallback) this.decoder.end();
       else this.finishEngine();
     }
     return this.settled ? this.summary() : null;
@@ -241,6 +311,8 @@ export function scanTextSync(
     destHost: opts.destHost,
     location: opts.location ?? 'headers',
     maxDetections: opts.maxDetections,
+    // The request line's query string writes spaces as `+`.
+    plusAsSpace: true,
     onDetection: (d) => {
       out.push(d);
       opts.onDetection?.(d);

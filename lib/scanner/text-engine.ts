@@ -10,7 +10,10 @@ import type { Rule } from '../rules/rule.js';
 import { findRuleHits, type RuleHit } from '../rules/match-rule.js';
 import { decodeJsonEscapes } from '../decode/json-escapes.js';
 import { decodePercent } from '../decode/percent.js';
-import { decodeEncodedRuns } from '../decode/encoded-runs.js';
+import { decodeEncodedRuns, looksLikeText, type DecodedRun } from '../decode/encoded-runs.js';
+import { stripInvisible } from '../decode/invisible.js';
+import { findSeparatedHex } from '../decode/separated-hex.js';
+import type { DecodeBudget } from '../decode/archive.js';
 import { buildSnippet, fingerprint } from '../redact.js';
 import { KeywordPrefilter } from './keyword-automaton.js';
 import { runSourceOffset, sourceMapper } from './offset-map.js';
@@ -48,6 +51,10 @@ export interface EngineOptions {
   chainPrefix?: readonly string[];
   /** Shared with a sibling engine on the same message so one match is reported once. */
   seen?: Set<string>;
+  /** Read `+` as a space when percent-decoding (form bodies, query strings). */
+  plusAsSpace?: boolean;
+  /** Bytes that inflating and unpacking encoded payloads may produce for this message (default 1 MiB). */
+  decodeBudget?: number;
   onDetection: (d: Detection) => void;
 }
 
@@ -77,6 +84,19 @@ function dropFallbackHits(hits: PendingHit[]): void {
   }
 }
 
+/**
+ * Maps a position in a decoded run to the body. Plain base64 and hex runs map exactly; a wrapped block,
+ * base32, or a payload that was inflated, unpacked or read as UTF-16 maps to its run's start plus the
+ * position in its decoded bytes (distinct per position, so two matches in one payload stay two).
+ */
+function runToBody(run: DecodedRun, outer: (p: number) => number): (p: number) => number {
+  if ((run.kind === 'base64' || run.kind === 'hex') && !run.wrapped) {
+    const kind = run.kind;
+    return (p) => outer(run.start + runSourceOffset(kind, p));
+  }
+  return (p) => outer(run.start) + p;
+}
+
 export class TextEngine {
   /** The window: `win[0, len)` holds the kept tail and the bytes not yet scanned. */
   private win: Buffer = EMPTY;
@@ -93,6 +113,7 @@ export class TextEngine {
   private seen: Set<string> | null;
   private readonly maxDetections: number;
   private readonly prefilter: KeywordPrefilter;
+  private readonly budget: DecodeBudget;
   reported = 0;
   overflow = 0;
   /** The per-message cap was reached; later matches in this message were not evaluated. */
@@ -102,6 +123,7 @@ export class TextEngine {
     this.maxDetections = opts.maxDetections ?? 32;
     this.seen = opts.seen ?? null;
     this.prefilter = prefilterFor(opts.rules);
+    this.budget = { left: opts.decodeBudget ?? 1024 * 1024 };
   }
 
   get seenSet(): Set<string> {
@@ -199,23 +221,71 @@ export class TextEngine {
     parent: Buffer | null,
   ): void {
     const json = decodeJsonEscapes(view);
-    const primary = json ?? view;
-    const primaryChain = json ? [...chain, 'json'] : chain;
+    let primary = json ?? view;
+    let primaryChain = json ? [...chain, 'json'] : chain;
     let jsonMap: ((p: number) => number) | null = null;
-    const primaryToBody = json ? (p: number) => toBody((jsonMap ??= sourceMapper('json', view))(p)) : toBody;
+    let primaryToBody = json ? (p: number) => toBody((jsonMap ??= sourceMapper('json', view))(p)) : toBody;
     this.runRules(primary, primaryChain, openEnd, primaryToBody, json ? view : parent);
 
-    const pct = decodePercent(primary);
+    // Zero-width characters and soft hyphens inside a token: the rules and decoders below read the text
+    // without them (null, at the cost of a few native searches, when there are none). Offsets in the
+    // stripped view are taken as they are (off by the characters removed before the match).
+    const visible = stripInvisible(primary);
+    if (visible !== null) {
+      primary = visible;
+      primaryChain = [...primaryChain, 'invisible'];
+      this.runRules(primary, primaryChain, openEnd, primaryToBody, null);
+    }
+
+    const pctInfo = { base64Chars: false };
+    const pct = decodePercent(primary, this.opts.plusAsSpace, pctInfo);
     if (pct !== null) {
+      const pctChain = [...primaryChain, 'percent'];
+      const pctSource = primary;
+      const outer = primaryToBody;
       let pctMap: ((p: number) => number) | null = null;
-      const pctToBody = (p: number) => primaryToBody((pctMap ??= sourceMapper('percent', primary))(p));
-      this.runRules(pct, [...primaryChain, 'percent'], openEnd, pctToBody, primary);
+      const pctToBody = (p: number) => outer((pctMap ??= sourceMapper('percent', pctSource))(p));
+      this.runRules(pct, pctChain, openEnd, pctToBody, primary);
+      // Double encoding (`%252D`): decoded again only when the first pass left escapes.
+      const pct2 = decodePercent(pct);
+      if (pct2 !== null) {
+        let pct2Map: ((p: number) => number) | null = null;
+        const pct2ToBody = (p: number) => pctToBody((pct2Map ??= sourceMapper('percent', pct))(p));
+        this.runRules(pct2, [...pctChain, 'percent'], openEnd, pct2ToBody, null);
+      }
+      // Base64 in a form or query value has its `+`, `/` and `=` escaped: find runs after decoding.
+      if (pctInfo.base64Chars && depth < MAX_DECODE_DEPTH) {
+        for (const run of decodeEncodedRuns(pct, openEnd, 64, this.budget)) {
+          this.scanView(
+            run.bytes,
+            [...pctChain, run.kind],
+            run.partial ?? false,
+            runToBody(run, pctToBody),
+            depth + 1,
+            null,
+          );
+        }
+      }
     }
 
     if (depth >= MAX_DECODE_DEPTH) return;
-    for (const run of decodeEncodedRuns(primary, openEnd)) {
-      const runToBody = (p: number) => primaryToBody(run.start + runSourceOffset(run.kind, p));
-      this.scanView(run.bytes, [...primaryChain, run.kind], false, runToBody, depth + 1, null);
+    for (const run of decodeEncodedRuns(primary, openEnd, 64, this.budget)) {
+      this.scanView(
+        run.bytes,
+        [...primaryChain, run.kind],
+        run.partial ?? false,
+        runToBody(run, primaryToBody),
+        depth + 1,
+        null,
+      );
+    }
+    // Hex with separators (`\x41\x42`, `0x41,0x42`, `41:42`, `od` output).
+    for (const run of findSeparatedHex(primary)) {
+      if (openEnd && run.end >= primary.length - 2) continue; // may go on: next pass
+      if (looksLikeText(run.bytes)) {
+        const start = primaryToBody(run.start);
+        this.scanView(run.bytes, [...primaryChain, 'hex'], false, (p) => start + p, depth + 1, null);
+      }
     }
   }
 
