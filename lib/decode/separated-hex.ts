@@ -151,9 +151,28 @@ function runStart(s: Uint8Array, k: number, style: Style): number {
   } else if (style === 'prefixed') {
     const period = prefixedAt(s, k);
     while (k >= period && prefixedAt(s, k - period) === period) k -= period;
-  } else {
+  } else if (style === 'colon') {
     const sep = s[k + 2];
     while (k >= 3 && s[k - 1] === sep && isHex(s[k - 3]) && isHex(s[k - 2]) && !isHex(s[k - 4])) k -= 3;
+  } else {
+    // Back over whitespace (line breaks too) to the previous pair; an `od`/`hexdump` offset at the start
+    // of a line is stepped over, not taken as the start.
+    let at = k;
+    for (;;) {
+      let p = at - 1;
+      while (p >= 0 && at - p <= 6 && isSpace(s[p])) p--;
+      if (p === at - 1) break;
+      let q = p;
+      while (q >= 0 && isHex(s[q])) q--;
+      const len = p - q;
+      if (len === 2) {
+        k = at = q + 1;
+      } else if (len >= 6 && len <= 10 && (q < 0 || s[q] === 0x0a || s[q] === 0x0d)) {
+        at = q + 1;
+      } else {
+        break;
+      }
+    }
   }
   return k;
 }
