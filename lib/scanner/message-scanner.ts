@@ -44,6 +44,9 @@ export interface ScanSummary {
   overflow: number;
 }
 
+/** The start of an application/x-www-form-urlencoded body: a field name, then `=`. */
+const FORM_START = /^[A-Za-z0-9_.~%[\]-]{1,64}=/;
+
 export class MessageScanner {
   private readonly engine: TextEngine;
   /** For event streams: the joined event text, scanned by a second engine sharing the dedup set. */
@@ -199,6 +202,11 @@ export class MessageScanner {
   }
 
   private scanDecoded(d: Buffer, engine: TextEngine = this.engine): void {
+    // A body that starts like `name=value` is read as a form whatever its Content-Type says (or when
+    // the caller does not pass one): `+` is then a space too. One small test per message.
+    if (this.bytesScanned === 0 && !engine.plusAsSpace && FORM_START.test(d.toString('latin1', 0, 80))) {
+      engine.plusAsSpace = true;
+    }
     if (this.bytesScanned >= this.opts.maxScanBytes) {
       if (d.length > 0) this.truncated = true;
       return;

@@ -114,6 +114,8 @@ export class TextEngine {
   private readonly maxDetections: number;
   private readonly prefilter: KeywordPrefilter;
   private readonly budget: DecodeBudget;
+  /** Read `+` as a space when percent-decoding; set by the message scanner once it sees a form body. */
+  plusAsSpace: boolean;
   reported = 0;
   overflow = 0;
   /** The per-message cap was reached; later matches in this message were not evaluated. */
@@ -124,6 +126,7 @@ export class TextEngine {
     this.seen = opts.seen ?? null;
     this.prefilter = prefilterFor(opts.rules);
     this.budget = { left: opts.decodeBudget ?? 1024 * 1024 };
+    this.plusAsSpace = opts.plusAsSpace ?? false;
   }
 
   get seenSet(): Set<string> {
@@ -238,7 +241,7 @@ export class TextEngine {
     }
 
     const pctInfo = { base64Chars: false };
-    const pct = decodePercent(primary, this.opts.plusAsSpace, pctInfo);
+    const pct = decodePercent(primary, this.plusAsSpace, pctInfo);
     if (pct !== null) {
       const pctChain = [...primaryChain, 'percent'];
       const pctSource = primary;
