@@ -3,6 +3,7 @@
 // (real `base64`, `openssl`, `xxd`, `od`, `base32`, `tar`, `gzip` where the tool exists here), and each
 // failed on the scanner before this change.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,10 @@ import { MessageScanner, scanBuffer, scanTextSync, type MessageScanOptions } fro
 import { rulesFor } from '../lib/rules/index.js';
 import type { Direction } from '../lib/finding-schema.js';
 import { inflateBounded, MAX_PAYLOAD_OUTPUT } from '../lib/decode/archive.js';
+import { findSeparatedHex, MIN_SEP_HEX_BYTES } from '../lib/decode/separated-hex.js';
+import { stripInvisible } from '../lib/decode/invisible.js';
+import { decodePercent } from '../lib/decode/percent.js';
+import { decodeEncodedRuns } from '../lib/decode/encoded-runs.js';
 import { expandExample, randomString } from './support/expand-example.js';
 import { leakedRuns } from './support/leak-check.js';
 
@@ -260,5 +265,67 @@ describe('invisible characters inside tokens', () => {
   it('text with emoji joined by ZWJ gets no second view (nothing to strip between token characters)', async () => {
     const r = await scanBuffer(Buffer.from('family 👨‍👩‍👧 and flags 🏳️‍🌈 in a sentence\n'), opts('inbound'));
     expect(r.detections).toEqual([]);
+  });
+});
+
+describe('the new decoders on arbitrary and benign input', () => {
+  const pieces = [
+    '\\x',
+    '0x',
+    '41',
+    'a7',
+    'ff',
+    ' ',
+    ':',
+    ',',
+    '\n',
+    '\r\n',
+    '=',
+    'QUJD',
+    'ghp_',
+    '%2B',
+    '%25',
+    '+',
+    '\u200b',
+    '\u00ad',
+    '0000020 ',
+  ];
+
+  it('never throw, stay within their bounds, and keep the budget', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 6 })), { maxLength: 300 }),
+        fc.boolean(),
+        (parts, open) => {
+          const b = Buffer.from(parts.join(''), 'utf8');
+          for (const r of findSeparatedHex(b)) {
+            expect(r.start).toBeGreaterThanOrEqual(0);
+            expect(r.end).toBeLessThanOrEqual(b.length);
+            expect(r.bytes.length).toBeGreaterThanOrEqual(MIN_SEP_HEX_BYTES);
+          }
+          const v = stripInvisible(b);
+          if (v !== null) expect(v.length).toBeLessThan(b.length);
+          const p = decodePercent(b, true);
+          if (p !== null) expect(p.length).toBeLessThanOrEqual(b.length);
+          const budget = { left: 64 * 1024 };
+          decodeEncodedRuns(b, open, 64, budget);
+          expect(budget.left).toBeGreaterThan(-MAX_PAYLOAD_OUTPUT);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('leave ordinary hex-looking text alone: timestamps, number lists, MAC and IPv6 addresses, UUIDs', () => {
+    const text = Buffer.from(
+      [
+        '2025-01-01 12:00:00 2025-01-02 13:30:45 2025-01-03 14:45:10 2025-01-04 15:00:00',
+        '[10, 20, 30, 40, 50, 60, 70, 80, 90, 11, 21, 31, 41, 51, 61, 71, 81, 91, 12, 22, 32]',
+        'aa:bb:cc:dd:ee:ff 2001:0db8:85a3:0000:0000:8a2e:0370:7334',
+        '123e4567-e89b-12d3-a456-426614174000 123e4567-e89b-12d3-a456-426614174001',
+      ].join('\n'),
+    );
+    expect(findSeparatedHex(text)).toEqual([]);
+    expect(stripInvisible(Buffer.from('“quoted” — dashed … 👨‍👩‍👧 \ufeffBOM at start', 'utf8'))).toBeNull();
   });
 });
