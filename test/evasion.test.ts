@@ -17,7 +17,7 @@ import { findSeparatedHex, MIN_SEP_HEX_BYTES } from '../lib/decode/separated-hex
 import { stripInvisible } from '../lib/decode/invisible.js';
 import { decodePercent } from '../lib/decode/percent.js';
 import { decodeEncodedRuns } from '../lib/decode/encoded-runs.js';
-import { expandExample, randomString } from './support/expand-example.js';
+import { expandExample } from './support/expand-example.js';
 import { leakedRuns } from './support/leak-check.js';
 
 const salt = Buffer.alloc(32, 3);
