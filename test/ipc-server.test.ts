@@ -664,11 +664,13 @@ describe('a client that sends but never reads', () => {
   it('cannot make the server buffer its answers without bound', async () => {
     // 200 KB answers: a list_findings request of ~60 bytes amplifies ~3000x, so a client that pipelines
     // requests and never reads would otherwise grow the server's write buffer until it runs out of memory.
+    // (Every snippet leaves neutralised, capped at 200 characters: many findings make the answer big.)
     const finding = {
       ...(await g.svc.listFindings({ pattern: 'github_token', limit: 1 }))[0]!,
       snippet: 's'.repeat(2000),
+      description: 'd'.repeat(256),
     };
-    const big = Array.from({ length: 80 }, () => finding);
+    const big = Array.from({ length: 300 }, () => finding);
     let calls = 0;
     let read = 0;
     const atCall: { k: number; read: number }[] = [];
@@ -882,9 +884,21 @@ describe('bounds and guards', () => {
   });
 
   it('trims a list_findings answer to the response frame bound and says truncated', async () => {
-    // 500 findings of ~9.5 KB serialized each (3-byte characters) would make a ~4.7 MB frame.
+    // Snippets and paths leave neutralised (capped at 200 characters), so the bulk is in the other fields:
+    // control characters serialize as 6-byte `\u0001` escapes, ~10 KB a finding, ~5 MB for 500.
+    const c = (n: number) => '\u0001'.repeat(n);
     const fat = Array.from({ length: 500 }, (_v, i) =>
-      plainFinding(i, { snippet: '€'.repeat(2048), path: '/'.padEnd(1024, '€') }),
+      plainFinding(i, {
+        snippet: c(2048),
+        path: `/${c(1023)}`,
+        source: c(256),
+        dest: c(300),
+        description: c(256),
+        group: c(128),
+        encoding: c(128),
+        fingerprint: c(64),
+        method: c(32),
+      }),
     );
     const p = scratchSocket();
     const srv = await startIpcServer({ socketPath: p, api: arrayApi(fat), group: null, version: 't' });
