@@ -127,21 +127,41 @@ function prefixedAt(s: Uint8Array, k: number): number {
   return 0;
 }
 
-/** The start and style of a run through the marker byte at `at`, or null. */
-function runThrough(s: Uint8Array, at: number): { k: number; style: Style } | null {
+/** Style of the run `runThrough` found (set with its return value; no object per sample). */
+let foundStyle: Style = 'space';
+
+/**
+ * The start of a run through the marker byte at `at`, or -1 (then `foundStyle` is meaningless). Each
+ * branch first tests the one byte ordinary text most often fails on.
+ */
+function runThrough(s: Uint8Array, at: number): number {
   const c = s[at]!;
-  if (c === 0x5c && escAt(s, at)) return { k: at, style: 'esc' };
-  if (isX(c)) {
-    if (escAt(s, at - 1)) return { k: at - 1, style: 'esc' };
-    if (prefixedAt(s, at - 1) > 0) return { k: at - 1, style: 'prefixed' };
-    return null;
+  if (c === 0x5c) {
+    foundStyle = 'esc';
+    return escAt(s, at) ? at : -1;
   }
-  if ((c === 0x2c || c === 0x20) && s[at + 1] !== undefined) {
-    if (prefixedAt(s, at + 1) > 0) return { k: at + 1, style: 'prefixed' };
-    if (prefixedAt(s, at + 2) > 0) return { k: at + 2, style: 'prefixed' };
+  if (c === 0x78 || c === 0x58) {
+    const p = s[at - 1];
+    if (p === 0x5c && escAt(s, at - 1)) {
+      foundStyle = 'esc';
+      return at - 1;
+    }
+    if (p === 0x30 && prefixedAt(s, at - 1) > 0) {
+      foundStyle = 'prefixed';
+      return at - 1;
+    }
+    return -1;
   }
-  if (isSep(c) && periodAt(s, at - 2)) return { k: at - 2, style: c === 0x20 ? 'space' : 'colon' };
-  return null;
+  if (c === 0x2c || c === 0x20) {
+    foundStyle = 'prefixed';
+    if (s[at + 1] === 0x30 && prefixedAt(s, at + 1) > 0) return at + 1;
+    if (s[at + 2] === 0x30 && prefixedAt(s, at + 2) > 0) return at + 2;
+  }
+  if (c !== 0x2c && s[at + 3] === c && periodAt(s, at - 2)) {
+    foundStyle = c === 0x20 ? 'space' : 'colon';
+    return at - 2;
+  }
+  return -1;
 }
 
 /** Moves k back to the first token of its run. */
@@ -190,14 +210,15 @@ export function findSeparatedHex(s: Buffer): readonly SepHexRun[] {
       i += SAMPLE;
       continue;
     }
-    let hit: { k: number; style: Style } | null = null;
-    for (let d = 0; d < 3 && hit === null; d++) if (MARK[s[i + d]!] === 1) hit = runThrough(s, i + d);
-    if (hit === null) {
+    let k = -1;
+    for (let d = 0; d < 3 && k < 0; d++) if (MARK[s[i + d]!] === 1) k = runThrough(s, i + d);
+    if (k < 0) {
       i += SAMPLE;
       continue;
     }
-    const k = runStart(s, hit.k, hit.style);
-    const r = parseRun(s, k, hit.style);
+    const style = foundStyle;
+    k = runStart(s, k, style);
+    const r = parseRun(s, k, style);
     if (r) {
       out.push({ start: k, end: r[0], bytes: r[1] });
       i = r[0] + 1;
