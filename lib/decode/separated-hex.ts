@@ -84,12 +84,9 @@ function parseRun(s: Uint8Array, i: number, style: Style): [number, Buffer] | nu
 const isSep = (c: number | undefined): boolean => c === 0x20 || c === 0x3a || c === 0x2d;
 const isX = (c: number | undefined): boolean => c === 0x78 || c === 0x58;
 
-/**
- * Bytes of which every run has one in any three consecutive bytes: the separator of `HH HH` / `HH:HH`,
- * the `\\` or `x` of `\\xHH`, the `x`, `,` or space of `0xHH, 0xHH`.
- */
+/** Bytes of which every `\\xHH` or `0xHH,` / `0xHH, ` run has one in any three consecutive bytes. */
 const MARK = new Uint8Array(256);
-for (const c of '\\xX, :-') MARK[c.charCodeAt(0)] = 1;
+for (const c of '\\xX,') MARK[c.charCodeAt(0)] = 1;
 
 /**
  * The shortest run (20 bare pairs `HHs`, 59 bytes; 16 `\\xHH`, 64; 16 `0xHH,`, 79) is longer than
@@ -206,12 +203,17 @@ export function findSeparatedHex(s: Buffer): readonly SepHexRun[] {
   const n = s.length;
   let i = 0;
   while (i + 16 <= n && out.length < MAX_RUNS) {
-    if ((MARK[s[i]!]! | MARK[s[i + 1]!]! | MARK[s[i + 2]!]!) === 0) {
+    // A bare run repeats its separator every 3 bytes; `\\xHH` and `0xHH,` runs have a `\\`, `x` or `,` in
+    // any 3 bytes. Ordinary text fails both tests on most samples.
+    const b0 = s[i]!;
+    const b1 = s[i + 1]!;
+    const b2 = s[i + 2]!;
+    if (b0 !== s[i + 3] && b1 !== s[i + 4] && b2 !== s[i + 5] && (MARK[b0]! | MARK[b1]! | MARK[b2]!) === 0) {
       i += SAMPLE;
       continue;
     }
     let k = -1;
-    for (let d = 0; d < 3 && k < 0; d++) if (MARK[s[i + d]!] === 1) k = runThrough(s, i + d);
+    for (let d = 0; d < 3 && k < 0; d++) if (MARK[s[i + d]!] === 1 || isSep(s[i + d])) k = runThrough(s, i + d);
     if (k < 0) {
       i += SAMPLE;
       continue;
