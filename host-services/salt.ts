@@ -2,6 +2,7 @@
 // they correlate repeats of a secret without letting anyone confirm a guessed secret offline. It is
 // never read or written through a symbolic link (see home.ts).
 import { randomBytes } from 'node:crypto';
+import { linkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ensurePrivateDir, readFileNoFollow, refuseSymlink, writeNewFileNoFollow } from './home.js';
 
@@ -13,7 +14,18 @@ export function loadOrCreateSalt(file: string): Buffer {
   }
   ensurePrivateDir(path.dirname(file));
   const salt = randomBytes(32);
-  writeNewFileNoFollow(file, salt, 0o600);
+  // Written whole to a fresh file, then linked into place: two guardians starting at once never see half
+  // a salt, and the one that loses the race uses the winner's.
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeNewFileNoFollow(tmp, salt, 0o600);
+  try {
+    linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return loadOrCreateSalt(file);
+  } finally {
+    unlinkSync(tmp);
+  }
   return salt;
 }
 
