@@ -227,7 +227,7 @@ export class TextEngine {
     let primary = json ?? view;
     let primaryChain = json ? [...chain, 'json'] : chain;
     let jsonMap: ((p: number) => number) | null = null;
-    let primaryToBody = json ? (p: number) => toBody((jsonMap ??= sourceMapper('json', view))(p)) : toBody;
+    const primaryToBody = json ? (p: number) => toBody((jsonMap ??= sourceMapper('json', view))(p)) : toBody;
     this.runRules(primary, primaryChain, openEnd, primaryToBody, json ? view : parent);
 
     // Zero-width characters and soft hyphens inside a token: the rules and decoders below read the text
