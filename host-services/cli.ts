@@ -39,12 +39,16 @@ const COMMANDS: Record<string, { summary: string; run: Command }> = {
     run: async (a) => (await import('./commands/mcp.js')).runMcp(a),
   },
   install: {
-    summary: 'wire a NanoClaw v2 checkout (--nanoclaw DIR [--group F ...] [--dry-run])',
+    summary: 'wire a NanoClaw v2 checkout, build and restart it (--nanoclaw DIR --group F ... [--manual] [--dry-run])',
     run: async (a) => (await import('./commands/install.js')).runInstall(a),
   },
   uninstall: {
-    summary: 'reverse exactly what install did',
+    summary: 'reverse exactly what install did (also a failed install), then rebuild and restart NanoClaw',
     run: async (a) => (await import('./commands/install.js')).runUninstall(a),
+  },
+  doctor: {
+    summary: 'check every link of the NanoClaw wiring (--nanoclaw DIR [--group F] [--json])',
+    run: async (a) => (await import('./commands/doctor.js')).runDoctor(a),
   },
 };
 

@@ -71,6 +71,13 @@ export const ConfigSchema = z
     upstream_proxy: z
       .url({ protocol: /^http$/, error: 'must be an http:// proxy URL (https:// proxies are not supported)' })
       .optional(),
+    /**
+     * Chain each group's traffic to that group's own upstream proxy, as recorded by the NanoClaw helper at
+     * container spawn in `<home>/nanoclaw/upstreams/<group>.json` (the OneCLI gateway URL carrying that
+     * agent's token, and OneCLI's CA). A group with no record uses `upstream_proxy`, if set. Needs
+     * `proxy_auth: "groups"`, since the group comes from the proxy credential.
+     */
+    group_upstreams: z.boolean().default(false),
     /** Extra CA certificate (PEM file) trusted for upstream TLS and the upstream proxy. */
     upstream_ca_file: z.string().min(1).max(4096).optional(),
     /**
@@ -140,6 +147,12 @@ export function parseConfig(input: unknown, knownRuleIds?: ReadonlySet<string>):
   }
   const config = parsed.data;
   const errors: ConfigError[] = unknownRuleErrors(config.disabled_rules, knownRuleIds);
+  if (config.group_upstreams && config.proxy_auth !== 'groups') {
+    errors.push({
+      path: 'group_upstreams',
+      message: 'needs proxy_auth "groups": the group comes from its proxy credential',
+    });
+  }
   if (!isLoopbackHost(config.proxy_host) && config.allowed_clients.length === 0) {
     errors.push({
       path: 'allowed_clients',

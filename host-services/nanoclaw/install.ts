@@ -1,268 +1,355 @@
-// `traffic-guardian install` / `uninstall` for a NanoClaw v2 checkout. Every change is planned first,
-// printed, and (unless --dry-run) applied and recorded in <home>/nanoclaw/install.json with backups,
-// so uninstall reverses exactly what install did, byte for byte, and nothing else. Both are idempotent.
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// `traffic-guardian install` for a NanoClaw v2 checkout, as one transaction:
+//   1. preflight: everything install needs is checked before the first change (checkout shape, NanoClaw's
+//      host reachable through ncl, each group known and spawned once, nothing foreign in the way, tools);
+//   2. apply: each change is recorded in the manifest before it is made (manifest.ts);
+//   3. on any failure the changes made so far are undone in reverse, and the error names the cause and
+//      the next command.
+// Then NanoClaw is rebuilt and restarted the way its setup installed it, so the running host picks the
+// change up, and the guardian runs as a service of the same kind beside it (or, with --manual, the exact
+// commands are printed instead).
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import tls from 'node:tls';
-import { z } from 'zod';
 import { loadOrCreateCa } from '../ca.js';
 import { GroupRegistry, GROUP_NAME, proxyUrlWithCredentials } from '../group-registry.js';
-import { ensurePrivateDir, groupSocketPath, type HomePaths } from '../home.js';
-import { Ncl } from './ncl.js';
-import { applyRunnerPatch, helperSource, HELPER_FILE, removeRunnerPatch, RUNNER_FILE } from './runner-patch.js';
+import { ensurePrivateDir, groupSocketPath } from '../home.js';
+import { containerUid } from './checkout.js';
+import { commandRunner } from './commands-runner.js';
+import { helperSource, type Wiring } from './helper-source.js';
+import { saveManifest, type Manifest, type Step } from './manifest.js';
+import {
+  IN_CONTAINER,
+  MCP_SERVER_NAME,
+  nanoclawPaths,
+  shareDir,
+  SKILL_NAME,
+  upstreamFile,
+  wiringFile,
+} from './paths.js';
+import { preflight, type InstallOptions, type Plan } from './preflight.js';
+import { applyRunnerPatch, HELPER_FILE, removeRunnerPatch, RUNNER_FILE } from './runner-patch.js';
+import { showCommand } from './services.js';
+import { chownForContainer } from './socket-access.js';
+import { sha256, undoStep, describeUndo, guardianCli } from './undo.js';
+import { writeAtomic } from './write-atomic.js';
 
-export const MCP_SERVER_NAME = 'traffic-guardian';
-/** Where things appear inside the container. */
-export const IN_CONTAINER = {
-  dir: '/opt/traffic-guardian',
-  bundle: '/opt/traffic-guardian/traffic-guardian-mcp.mjs',
-  ca: '/opt/traffic-guardian/ca.crt',
-  caBundle: '/opt/traffic-guardian/ca-bundle.pem',
-  socketDir: '/run/traffic-guardian',
-  socket: '/run/traffic-guardian/guardian.sock',
-};
+export type { InstallOptions } from './preflight.js';
 
-const ManifestSchema = z.object({
-  version: z.literal(1),
-  nanoclaw_dir: z.string(),
-  created: z.array(z.object({ path: z.string(), sha256: z.string() })),
-  patched: z.array(
-    z.object({ path: z.string(), original_sha256: z.string(), patched_sha256: z.string(), backup: z.string() }),
-  ),
-  groups: z.array(z.object({ folder: z.string(), id: z.string(), wiring: z.string() })),
-});
-type Manifest = z.infer<typeof ManifestSchema>;
+export class InstallError extends Error {}
 
-export interface InstallOptions {
-  nanoclawDir: string;
-  groups: string[];
-  dryRun: boolean;
-  paths: HomePaths;
-  /** Where the guardian listens, as containers reach it. */
-  proxyHost: string;
-  proxyPort: number;
-  /** Path of the built MCP bundle to copy. */
-  bundleFile: string;
-  log: (line: string) => void;
-}
+/** The manifest being written: every step is added (and saved) before it is carried out. */
+class Journal {
+  constructor(
+    readonly m: Manifest,
+    private readonly file: string,
+  ) {}
 
-const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+  /** Whether this run changed anything (so NanoClaw needs a rebuild and the guardian a restart). */
+  changed = false;
 
-function nanoclawPaths(p: HomePaths) {
-  const root = path.join(p.root, 'nanoclaw');
-  return {
-    root,
-    manifest: path.join(root, 'install.json'),
-    backups: path.join(root, 'backup'),
-    wiring: path.join(root, 'groups'),
-    share: path.join(root, 'share'),
-  };
-}
+  save(): void {
+    saveManifest(this.file, this.m);
+  }
 
-function readManifest(file: string): Manifest | null {
-  if (!existsSync(file)) return null;
-  return ManifestSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-}
+  add(s: Step): void {
+    this.m.steps.push(s);
+    this.changed = true;
+    this.save();
+  }
 
-function writeAtomic(file: string, data: string | Buffer, mode = 0o644): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, file);
-}
-
-/** Checks the directory really is a NanoClaw v2 checkout before anything is touched. */
-export function checkNanoclaw(dir: string): void {
-  const must = ['package.json', RUNNER_FILE, 'src/container-config.ts', 'bin/ncl'];
-  const missing = must.filter((f) => !existsSync(path.join(dir, f)));
-  if (missing.length > 0) throw new Error(`${dir} is not a NanoClaw v2 checkout: missing ${missing.join(', ')}`);
-  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
-  if (pkg.name !== 'nanoclaw') throw new Error(`${dir}/package.json names "${pkg.name}", not nanoclaw`);
-  if (existsSync(path.join(dir, 'src/ipc.ts'))) {
-    throw new Error(`${dir} has src/ipc.ts: that is NanoClaw v1 (file IPC); this skill supports v2 only`);
+  /** Records a created file, or updates the record of one an earlier install created. */
+  created(file: string, sha: string): void {
+    const prev = this.m.steps.find((s) => s.kind === 'file-created' && s.path === file);
+    if (prev && prev.kind === 'file-created') {
+      prev.sha256 = sha;
+      this.changed = true;
+      this.save();
+    } else {
+      this.add({ kind: 'file-created', path: file, sha256: sha });
+    }
   }
 }
 
 export async function install(o: InstallOptions): Promise<void> {
-  const dir = path.resolve(o.nanoclawDir);
-  checkNanoclaw(dir);
-  for (const g of o.groups) if (!GROUP_NAME.test(g)) throw new Error(`--group ${g}: not a valid group folder name`);
+  for (const g of o.groups) {
+    if (!GROUP_NAME.test(g)) throw new InstallError(`--group ${g}: not a valid group folder name`);
+  }
+  const plan = await preflight(o);
   const np = nanoclawPaths(o.paths);
-  const prior = readManifest(np.manifest);
-  if (prior && prior.nanoclaw_dir !== dir) {
-    throw new Error(`already installed into ${prior.nanoclaw_dir}; run uninstall there first`);
-  }
-  const m: Manifest = prior ?? { version: 1, nanoclaw_dir: dir, created: [], patched: [], groups: [] };
-  const act = (line: string, fn: () => void) => {
-    o.log(`${o.dryRun ? '[dry-run] would ' : ''}${line}`);
-    if (!o.dryRun) fn();
-  };
-  let changed = false;
-
-  // 1. Source: the helper file and the marked call in container-runner.ts.
-  const helperPath = path.join(dir, HELPER_FILE);
-  const helper = helperSource(np.wiring);
-  if (!existsSync(helperPath)) {
-    changed = true;
-    act(`create ${helperPath}`, () => {
-      writeAtomic(helperPath, helper);
-      m.created.push({ path: helperPath, sha256: sha256(helper) });
-    });
-  } else if (!m.created.some((c) => c.path === helperPath)) {
-    throw new Error(`${helperPath} exists but this install did not create it; refusing to overwrite`);
-  }
-  const runnerPath = path.join(dir, RUNNER_FILE);
-  const runner = readFileSync(runnerPath, 'utf8');
-  const patched = applyRunnerPatch(runner);
-  if (patched !== runner) {
-    changed = true;
-    const backup = path.join(np.backups, `container-runner.ts.${sha256(runner).slice(0, 12)}`);
-    act(
-      `patch ${runnerPath} (2 marked blocks: import and args.push(...trafficGuardianArgs(agentGroup.folder))), backup ${backup}`,
-      () => {
-        ensurePrivateDir(np.backups);
-        writeAtomic(backup, runner, 0o600);
-        writeAtomic(runnerPath, patched);
-        m.patched.push({ path: runnerPath, original_sha256: sha256(runner), patched_sha256: sha256(patched), backup });
-      },
-    );
-  }
-
-  // 2. What containers mount read-only: the MCP bundle, the CA certificate and a CA bundle.
-  const want = o.groups.filter((g) => !m.groups.some((x) => x.folder === g));
-  if (want.length > 0 || !existsSync(path.join(np.share, 'traffic-guardian-mcp.mjs'))) {
-    const caExists = existsSync(o.paths.caCert);
-    act(
-      `${caExists ? 'use' : 'create'} the guardian CA in ${o.paths.caDir} and copy its certificate (not the key) and the MCP bundle to ${np.share}`,
-      () => {
-        const ca = loadOrCreateCa(o.paths, { create: true })!;
-        ensurePrivateDir(np.root);
-        mkdirSync(np.share, { recursive: true, mode: 0o755 });
-        copyFileSync(o.bundleFile, path.join(np.share, 'traffic-guardian-mcp.mjs'));
-        writeAtomic(path.join(np.share, 'ca.crt'), ca.certPem);
-        // SSL_CERT_FILE replaces a tool's default roots, so it gets the public roots plus the guardian CA.
-        writeAtomic(path.join(np.share, 'ca-bundle.pem'), `${[...tls.rootCertificates, ca.certPem].join('\n')}\n`);
-      },
-    );
-  }
-
-  // 3. Groups: a credential, a wiring file, a socket dir, the MCP server registered through ncl.
-  if (want.length > 0) {
-    const registry = GroupRegistry.load(o.paths.groupsFile);
-    const ncl = new Ncl(dir);
-    for (const folder of want) {
-      changed = true;
-      if (!existsSync(path.join(dir, 'groups', folder)))
-        throw new Error(`--group ${folder}: no ${dir}/groups/${folder}`);
-      const id = o.dryRun ? '(id from ncl)' : await ncl.groupId(folder);
-      const wiringFile = path.join(np.wiring, `${folder}.json`);
-      act(`issue proxy credentials for group ${folder} (hash in ${o.paths.groupsFile}) and write ${wiringFile}`, () => {
-        const token = registry.issue(folder);
-        registry.save();
-        const proxy = proxyUrlWithCredentials('host.docker.internal', o.proxyPort, folder, token);
-        const env = {
-          HTTP_PROXY: proxy,
-          HTTPS_PROXY: proxy,
-          http_proxy: proxy,
-          https_proxy: proxy,
-          NO_PROXY: 'localhost,127.0.0.1',
-          no_proxy: 'localhost,127.0.0.1',
-          NODE_EXTRA_CA_CERTS: IN_CONTAINER.ca,
-          SSL_CERT_FILE: IN_CONTAINER.caBundle,
-        };
-        const sockDir = path.dirname(groupSocketPath(o.paths, folder));
-        ensurePrivateDir(np.wiring);
-        ensurePrivateDir(sockDir);
-        const mounts = [
-          { hostPath: np.share, containerPath: IN_CONTAINER.dir },
-          { hostPath: sockDir, containerPath: IN_CONTAINER.socketDir },
-        ];
-        writeAtomic(wiringFile, `${JSON.stringify({ env, mounts }, null, 2)}\n`, 0o600);
-      });
-      const args = [IN_CONTAINER.bundle];
-      const env = { NANOCLAW_TRAFFIC_GUARDIAN_SOCKET: IN_CONTAINER.socket };
-      o.log(
-        `${o.dryRun ? '[dry-run] would run' : 'run'}: ncl groups config add-mcp-server --id ${id} --name ${MCP_SERVER_NAME} ` +
-          `--command node --args '${JSON.stringify(args)}' --env '${JSON.stringify(env)}'`,
-      );
-      if (!o.dryRun) {
-        await ncl.addMcpServer(id, MCP_SERVER_NAME, 'node', args, env);
-        m.groups.push({ folder, id, wiring: wiringFile });
-      }
-    }
-  }
-
-  if (!changed) {
-    o.log(`nothing to do: ${dir} is already wired${o.groups.length ? ` for ${o.groups.join(', ')}` : ''}`);
+  if (o.dryRun) {
+    for (const line of describePlan(plan, o)) o.log(`[dry-run] would ${line}`);
     return;
   }
-  if (!o.dryRun) {
-    ensurePrivateDir(np.root);
-    writeAtomic(np.manifest, `${JSON.stringify(m, null, 2)}\n`, 0o600);
-    o.log(`recorded in ${np.manifest}`);
+  const prior = plan.prior;
+  const m: Manifest = prior
+    ? { ...structuredClone(prior), state: 'installing' }
+    : { version: 2, nanoclaw_dir: plan.dir, state: 'installing', groups: [], steps: [] };
+  const firstNew = m.steps.length;
+  const j = new Journal(m, np.manifest);
+  j.save();
+  let built = false;
+  const commands = commandRunner(o.log, o.manual);
+  try {
+    applySource(plan, o, j);
+    await applyGroups(plan, o, j);
+    applyGuardianConfig(plan, o, j);
+    if (!j.changed) {
+      j.m.state = 'installed';
+      j.save();
+      o.log(`nothing to do: ${plan.dir} is already wired for ${j.m.groups.map((g) => g.folder).join(', ')}`);
+      return;
+    }
+    const svc = plan.guardianService;
+    if (!o.manual && svc) {
+      // (Re)started on every change: the guardian reads group credentials and makes group sockets at start.
+      if (!j.m.steps.some((s) => s.kind === 'guardian-service')) {
+        j.add({ kind: 'guardian-service', manager: svc.manager, name: svc.name, file: svc.file });
+      }
+      mkdirSync(path.dirname(svc.file), { recursive: true });
+      writeAtomic(svc.file, svc.content, svc.mode);
+      o.log(`write ${svc.file}`);
+      commands.run(svc.start);
+    }
+    if (!o.manual && plan.build) {
+      commands.run([plan.build], plan.dir);
+      built = true;
+      commands.run(plan.nanoclawService.restart);
+    }
+    m.state = 'installed';
+    saveManifest(np.manifest, m);
+  } catch (err) {
+    const cause = (err as Error).message;
+    o.log(`install failed: ${cause}`);
+    o.log('undoing the changes made so far:');
+    const undone = await rollback(m, firstNew, plan, o, built);
+    if (prior) saveManifest(np.manifest, { ...prior });
+    else if (undone) removeQuietly(np.manifest);
+    throw new InstallError(
+      `${cause}\n${undone ? 'Every change of this run was undone.' : `Some changes could not be undone: run \`traffic-guardian uninstall --nanoclaw ${plan.dir}\`.`}` +
+        `${hintFor(cause, plan)}`,
+    );
   }
+  printNext(plan, o);
+}
+
+/** The helper file, the marked call in container-runner.ts, the skill folder, the share directory root. */
+function applySource(plan: Plan, o: InstallOptions, j: Journal): void {
+  const np = nanoclawPaths(o.paths);
+  ensurePrivateDir(np.root);
+  for (const dir of [np.wiring, np.upstreams, np.backups]) {
+    if (!existsSync(dir)) j.add({ kind: 'dir-created', path: dir });
+    ensurePrivateDir(dir);
+  }
+  if (!existsSync(np.share)) j.add({ kind: 'dir-created', path: np.share });
+  mkdirSync(np.share, { recursive: true, mode: 0o755 });
+  loadOrCreateCa(o.paths, { create: true });
+
+  const helperPath = path.join(plan.dir, HELPER_FILE);
+  const helper = helperSource(np.wiring);
+  if (!existsSync(helperPath) || readFileSync(helperPath, 'utf8') !== helper) {
+    o.log(`write ${helperPath}`);
+    j.created(helperPath, sha256(helper));
+    writeAtomic(helperPath, helper);
+  }
+
+  const runnerPath = path.join(plan.dir, RUNNER_FILE);
+  const current = readFileSync(runnerPath, 'utf8');
+  const original = removeRunnerPatch(current);
+  const patched = applyRunnerPatch(original);
+  if (current !== patched) {
+    j.changed = true;
+    const backup = path.join(np.backups, `container-runner.ts.${sha256(original).slice(0, 12)}`);
+    o.log(`patch ${runnerPath} (marked import and args.push(...trafficGuardianArgs(agentGroup.folder, args)))`);
+    writeAtomic(backup, original, 0o600);
+    const prev = j.m.steps.find((s) => s.kind === 'file-patched' && s.path === runnerPath);
+    j.add({
+      kind: 'file-patched',
+      path: runnerPath,
+      original_sha256: prev && prev.kind === 'file-patched' ? prev.original_sha256 : sha256(original),
+      patched_sha256: sha256(patched),
+      backup,
+    });
+    writeAtomic(runnerPath, patched);
+  }
+
+  const skillTarget = path.join(plan.dir, '.claude', 'skills', SKILL_NAME);
+  if (!existsSync(skillTarget)) {
+    for (const d of [path.join(plan.dir, '.claude'), path.join(plan.dir, '.claude', 'skills'), skillTarget]) {
+      if (!existsSync(d)) j.add({ kind: 'dir-created', path: d });
+    }
+    mkdirSync(skillTarget, { recursive: true });
+  }
+  for (const f of readdirSync(o.skillDir)) {
+    const src = readFileSync(path.join(o.skillDir, f));
+    const dst = path.join(skillTarget, f);
+    if (existsSync(dst) && sha256(readFileSync(dst)) === sha256(src)) continue;
+    o.log(`write ${dst}`);
+    j.created(dst, sha256(src));
+    writeAtomic(dst, src);
+  }
+}
+
+/** Per new group: a proxy credential, its share directory, socket directory, wiring file and MCP server. */
+async function applyGroups(plan: Plan, o: InstallOptions, j: Journal): Promise<void> {
+  const np = nanoclawPaths(o.paths);
+  const uid = containerUid(o.host.uid);
+  for (const { folder, id } of plan.newGroups) {
+    const registry = GroupRegistry.load(o.paths.groupsFile);
+    j.add({ kind: 'group-credential', folder });
+    const token = registry.issue(folder);
+    registry.save();
+    o.log(`issue proxy credentials for group ${folder} (hash in ${o.paths.groupsFile})`);
+
+    const share = shareDir(np, folder);
+    j.add({ kind: 'dir-created', path: share });
+    mkdirSync(share, { recursive: true, mode: 0o755 });
+    copyFileSync(o.bundleFile, path.join(share, 'traffic-guardian-mcp.mjs'));
+    cpSync(o.paths.caCert, path.join(share, 'ca.crt'));
+    o.log(`copy the MCP bundle and the guardian CA certificate (not its key) to ${share}`);
+
+    const socketDir = path.dirname(groupSocketPath(o.paths, folder));
+    if (!existsSync(socketDir)) j.add({ kind: 'dir-created', path: socketDir });
+    ensurePrivateDir(socketDir);
+    chownForContainer(socketDir, o.host.uid, uid);
+
+    const wiring = wiringFile(np, folder);
+    j.add({ kind: 'file-replaced', path: wiring, backup: null });
+    const proxy = proxyUrlWithCredentials('host.docker.internal', plan.config.proxy_port, folder, token);
+    const w: Wiring = {
+      version: 2,
+      group: folder,
+      env: {
+        HTTP_PROXY: proxy,
+        HTTPS_PROXY: proxy,
+        http_proxy: proxy,
+        https_proxy: proxy,
+        NO_PROXY: 'localhost,127.0.0.1',
+      },
+      share_dir: share,
+      socket_dir: socketDir,
+      upstream_file: upstreamFile(np, folder),
+      gateway_host: '127.0.0.1',
+    };
+    writeAtomic(wiring, `${JSON.stringify(w, null, 2)}\n`, 0o600);
+    o.log(`write ${wiring} (0600: it holds the group's proxy credential)`);
+
+    const args = [IN_CONTAINER.bundle];
+    const env = { NANOCLAW_TRAFFIC_GUARDIAN_SOCKET: IN_CONTAINER.socket };
+    j.add({ kind: 'mcp-registered', folder, id });
+    o.log(`run: ncl groups config add-mcp-server --id ${id} --name ${MCP_SERVER_NAME} --command node ...`);
+    await plan.ncl.addMcpServer(id, MCP_SERVER_NAME, 'node', args, env);
+    j.m.groups.push({ folder, id });
+    j.save();
+  }
+}
+
+function applyGuardianConfig(plan: Plan, o: InstallOptions, j: Journal): void {
+  const text = `${JSON.stringify(plan.config, null, 2)}\n`;
+  if (existsSync(o.paths.config) && readFileSync(o.paths.config, 'utf8') === text) return;
+  const np = nanoclawPaths(o.paths);
+  const already = plan.prior?.steps.some((s) => s.kind === 'file-replaced' && s.path === o.paths.config);
+  if (!already) {
+    const backup = existsSync(o.paths.config) ? path.join(np.backups, `config.json.${Date.now()}`) : null;
+    if (backup) writeAtomic(backup, readFileSync(o.paths.config), 0o600);
+    j.add({ kind: 'file-replaced', path: o.paths.config, backup });
+  }
+  writeAtomic(o.paths.config, text, 0o600);
   o.log(
-    [
-      'Next steps:',
-      `  - run the guardian where containers reach it (host.docker.internal:${o.proxyPort}), e.g. in ${o.paths.config}:`,
-      `      {"proxy_host": "<docker bridge address, e.g. 172.17.0.1>", "proxy_port": ${o.proxyPort}, "allowed_clients": ["172.17.0.0/16"],`,
-      '       "proxy_auth": "groups", "https_inspection": true, "upstream_proxy": "<OneCLI gateway URL, to keep credential injection>"}',
-      '  - restart the wired groups (ncl groups restart --id <id>) so their containers pick this up.',
-    ].join('\n'),
+    `write ${o.paths.config} (listener ${plan.config.proxy_host}:${plan.config.proxy_port}, per-group credentials,`,
+  );
+  o.log(
+    `  each group chained to its own OneCLI gateway, HTTPS inspection ${plan.config.https_inspection ? 'on' : 'off'})`,
   );
 }
 
-export async function uninstall(o: Pick<InstallOptions, 'nanoclawDir' | 'dryRun' | 'paths' | 'log'>): Promise<void> {
-  const dir = path.resolve(o.nanoclawDir);
+async function rollback(m: Manifest, from: number, plan: Plan, o: InstallOptions, built: boolean): Promise<boolean> {
+  const commands = commandRunner(o.log, false);
+  let ok = true;
+  for (let i = m.steps.length - 1; i >= from; i--) {
+    const s = m.steps[i]!;
+    o.log(`  ${describeUndo(s)}`);
+    try {
+      await undoStep(s, { paths: o.paths, ncl: plan.ncl, commands, log: o.log });
+    } catch (err) {
+      ok = false;
+      o.log(`  could not undo: ${(err as Error).message}`);
+    }
+  }
+  if (built && plan.build) {
+    try {
+      commands.run([plan.build], plan.dir);
+      commands.run(plan.nanoclawService.restart);
+    } catch (err) {
+      ok = false;
+      o.log(`  could not rebuild NanoClaw without the patch: ${(err as Error).message}`);
+    }
+  }
+  return ok;
+}
+
+function hintFor(cause: string, plan: Plan): string {
+  if (/pnpm run build/.test(cause)) {
+    return `\nNext: fix NanoClaw's build (run \`pnpm run build\` in ${plan.dir} to see it), then run install again.`;
+  }
+  return `\nNext: fix the cause above, then run install again.`;
+}
+
+function removeQuietly(file: string): void {
+  rmSync(file, { force: true });
+}
+
+function describePlan(plan: Plan, o: InstallOptions): string[] {
   const np = nanoclawPaths(o.paths);
-  const m = readManifest(np.manifest);
-  if (!m) {
-    o.log(`nothing to do: no install recorded in ${np.manifest}`);
-    return;
-  }
-  if (m.nanoclaw_dir !== dir) throw new Error(`the recorded install is for ${m.nanoclaw_dir}, not ${dir}`);
-  const act = (line: string, fn: () => void) => {
-    o.log(`${o.dryRun ? '[dry-run] would ' : ''}${line}`);
-    if (!o.dryRun) fn();
-  };
-  const ncl = new Ncl(dir);
-  const registry = GroupRegistry.load(o.paths.groupsFile);
-  for (const g of m.groups) {
-    o.log(
-      `${o.dryRun ? '[dry-run] would run' : 'run'}: ncl groups config remove-mcp-server --id ${g.id} --name ${MCP_SERVER_NAME}`,
+  const lines = [
+    `write ${path.join(plan.dir, HELPER_FILE)}`,
+    `patch ${path.join(plan.dir, RUNNER_FILE)} (marked import and args.push(...trafficGuardianArgs(agentGroup.folder, args)))`,
+    `write the skill to ${path.join(plan.dir, '.claude', 'skills', SKILL_NAME)}`,
+  ];
+  for (const g of plan.newGroups) {
+    lines.push(
+      `issue proxy credentials for group ${g.folder}, write ${wiringFile(np, g.folder)} and ${shareDir(np, g.folder)}`,
+      `run: ncl groups config add-mcp-server --id ${g.id} --name ${MCP_SERVER_NAME} --command node ...`,
     );
-    if (!o.dryRun) await ncl.removeMcpServer(g.id, MCP_SERVER_NAME);
-    act(`revoke group ${g.folder}'s proxy credentials and remove ${g.wiring}`, () => {
-      registry.remove(g.folder);
-      registry.save();
-      rmSync(g.wiring, { force: true });
-    });
   }
-  for (const p of m.patched) {
-    const cur = existsSync(p.path) ? readFileSync(p.path, 'utf8') : null;
-    if (cur === null) {
-      o.log(`skip ${p.path}: it no longer exists`);
-    } else if (sha256(cur) === p.patched_sha256) {
-      act(`restore ${p.path} from ${p.backup}`, () => writeAtomic(p.path, readFileSync(p.backup)));
-    } else {
-      // NanoClaw changed the file since: remove only our marked blocks, keep their changes.
-      act(`remove the marked blocks from ${p.path} (it changed since install)`, () =>
-        writeAtomic(p.path, removeRunnerPatch(cur)),
-      );
+  lines.push(`write ${o.paths.config} (listener ${plan.config.proxy_host}:${plan.config.proxy_port})`);
+  if (plan.guardianService) {
+    lines.push(`write ${plan.guardianService.file}`);
+    for (const c of plan.guardianService.start) lines.push(`run: ${showCommand(c)}`);
+  }
+  if (plan.build) lines.push(`run: ${showCommand(plan.build)} (in ${plan.dir})`);
+  for (const c of plan.nanoclawService.restart) lines.push(`run: ${showCommand(c)}`);
+  return lines;
+}
+
+function printNext(plan: Plan, o: InstallOptions): void {
+  const commands = commandRunner(o.log, true);
+  const lines: string[] = [];
+  o.log(
+    `installed into ${plan.dir}${plan.newGroups.length ? ` for ${plan.newGroups.map((g) => g.folder).join(', ')}` : ''}`,
+  );
+  if (o.manual) {
+    o.log('Run these to finish (--manual):');
+    if (plan.guardianService) {
+      o.log(`  # the guardian's service: write this file, then start it`);
+      o.log(`  cat > ${plan.guardianService.file} <<'EOF'\n${plan.guardianService.content}EOF`);
+      commands.run(plan.guardianService.start);
     }
+    if (plan.build) commands.run([plan.build], plan.dir);
+    commands.run(plan.nanoclawService.restart);
   }
-  for (const c of m.created) {
-    if (!existsSync(c.path)) continue;
-    if (sha256(readFileSync(c.path)) !== c.sha256) {
-      o.log(`keep ${c.path}: it was edited after install (remove it by hand if you no longer need it)`);
-      continue;
-    }
-    act(`remove ${c.path}`, () => rmSync(c.path));
+  if (!plan.guardianService) {
+    lines.push(
+      `NanoClaw runs without a service manager here, so start the guardian yourself and keep it running:`,
+      `  NANOCLAW_TRAFFIC_GUARDIAN_HOME=${o.paths.root} ${process.execPath} ${guardianCli()} start --config ${o.paths.config}`,
+    );
   }
-  act(`remove ${np.share}, ${np.backups} and ${np.manifest}`, () => {
-    rmSync(np.share, { recursive: true, force: true });
-    rmSync(np.backups, { recursive: true, force: true });
-    rmSync(np.manifest, { force: true });
-  });
-  o.log('uninstalled; restart the affected groups so their containers drop the wiring');
+  if (plan.nanoclawService.manager === 'none') {
+    lines.push(
+      'NanoClaw runs without a service here: restart its host the way you started it, so it loads the new dist/.',
+    );
+  }
+  lines.push(
+    'Containers pick up the wiring at their next spawn (send the group a message, or `ncl groups restart --id <id>`).',
+    `Verify: traffic-guardian doctor --nanoclaw ${plan.dir}`,
+  );
+  for (const l of lines) o.log(l);
 }

@@ -1,45 +1,17 @@
 // The one source change NanoClaw needs: NanoClaw v2 has no supported per-group container env, so
-// `src/container-runner.ts` gets a marked two-line call (after the OneCLI gateway has added its proxy
-// env, so ours takes precedence) and a new file `src/traffic-guardian.ts` that reads each group's
-// wiring file. A group without a wiring file gets no extra arguments at all.
+// `src/container-runner.ts` gets a marked import and a marked one-line call (after the OneCLI gateway has
+// added its proxy env, so ours takes precedence; it is handed the args so far to read OneCLI's gateway and
+// CA from them) and a new file `src/traffic-guardian.ts` (helper-source.ts) that reads each group's wiring
+// file. A group without a wiring file gets no extra arguments at all. Both blocks are Prettier-clean.
 
 export const BEGIN = '// >>> nanoclaw-traffic-guardian';
 export const END = '// <<< nanoclaw-traffic-guardian';
 export const HELPER_FILE = 'src/traffic-guardian.ts';
 export const RUNNER_FILE = 'src/container-runner.ts';
 
-/** Content of src/traffic-guardian.ts, with the wiring directory baked in. */
-export function helperSource(wiringDir: string): string {
-  return `${BEGIN} (whole file; added by \`traffic-guardian install\`, removed by \`traffic-guardian uninstall\`)
-// Routes an agent group's container through the host traffic guardian: per-group proxy
-// credentials and proxy env, the guardian's CA certificate (never its key), the group's status
-// socket and the bundled MCP server, all mounted read-only. Groups without a wiring file are untouched.
-import fs from 'fs';
-import path from 'path';
-
-const WIRING_DIR = ${JSON.stringify(wiringDir)};
-
-interface Wiring {
-  env: Record<string, string>;
-  mounts: { hostPath: string; containerPath: string }[];
-}
-
-export function trafficGuardianArgs(folder: string): string[] {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(folder)) return [];
-  const file = path.join(WIRING_DIR, \`\${folder}.json\`);
-  if (!fs.existsSync(file)) return [];
-  const wiring = JSON.parse(fs.readFileSync(file, 'utf8')) as Wiring;
-  const args: string[] = [];
-  for (const [key, value] of Object.entries(wiring.env)) args.push('-e', \`\${key}=\${value}\`);
-  for (const m of wiring.mounts) args.push('-v', \`\${m.hostPath}:\${m.containerPath}:ro\`);
-  return args;
-}
-`;
-}
-
 const IMPORT_BLOCK = `${BEGIN}\nimport { trafficGuardianArgs } from './traffic-guardian.js';\n${END}\n`;
 const CALL_BLOCK = (indent: string) =>
-  `${indent}${BEGIN}\n${indent}args.push(...trafficGuardianArgs(agentGroup.folder));\n${indent}${END}\n`;
+  `${indent}${BEGIN}\n${indent}args.push(...trafficGuardianArgs(agentGroup.folder, args));\n${indent}${END}\n`;
 
 export class PatchError extends Error {}
 

@@ -3,7 +3,16 @@
 // groups/<folder>/), the central SQLite DB data/v2.db with the v2 `agent_groups` and
 // `container_configs` tables, and a bin/ncl that speaks ncl's `--json` frames over that DB
 // (Python's sqlite3, since Node 20 has no SQLite). The real ncl needs a running NanoClaw host.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +34,11 @@ export interface VolumeMount {
   readonly: boolean;
 }
 
-async function buildContainerArgs(mounts: VolumeMount[], containerName: string, agentGroup: AgentGroup): Promise<string[]> {
+async function buildContainerArgs(
+  mounts: VolumeMount[],
+  containerName: string,
+  agentGroup: AgentGroup,
+): Promise<string[]> {
   const args: string[] = ['run', '--rm', '--name', containerName];
   args.push('-e', 'TZ=UTC');
 
@@ -50,7 +63,27 @@ async function buildContainerArgs(mounts: VolumeMount[], containerName: string, 
   return args;
 }
 
-export { buildContainerArgs };
+export { buildContainerArgs, fs, path };
+`;
+
+/** NanoClaw's mount helper; FIXTURE_MOUNT_STYLE=apple gives the --mount form forks converted to Apple Container use. */
+const RUNTIME = `export function hostGatewayArgs(): string[] {
+  return ['--add-host=host.docker.internal:host-gateway'];
+}
+
+export function readonlyMountArgs(hostPath: string, containerPath: string): string[] {
+  if (process.env.FIXTURE_MOUNT_STYLE === 'apple') {
+    return ['--mount', \`type=bind,source=\${hostPath},target=\${containerPath},readonly\`];
+  }
+  return ['-v', \`\${hostPath}:\${containerPath}:ro\`];
+}
+`;
+
+const LOG = `export const log = {
+  warn: (msg: string, data?: Record<string, unknown>): void => {
+    process.stderr.write(\`WARN \${msg} \${JSON.stringify(data ?? {}, (_k, v) => (v instanceof Error ? v.message : v))}\\n\`);
+  },
+};
 `;
 
 const NCL = `#!/usr/bin/env python3
@@ -64,9 +97,16 @@ def out(frame, code=0):
 def opt(name):
     return argv[argv.index('--' + name) + 1] if '--' + name in argv else None
 cmd = ' '.join([a for a in argv if not a.startswith('--')][:3])
+if os.path.exists(os.path.join(root, 'data', 'host-down')):
+    sys.stderr.write('ncl: cannot reach NanoClaw host (connect ENOENT %s).\\nIs the host running?\\n' % os.path.join(root, 'data', 'ncl.sock'))
+    sys.exit(1)
 if argv[:2] == ['groups', 'list']:
     rows = db.execute('SELECT id, name, folder, created_at FROM agent_groups WHERE folder = ?', (opt('folder'),)).fetchall()
     out(dict(ok=True, data=[dict(id=r[0], name=r[1], folder=r[2], created_at=r[3]) for r in rows]))
+if argv[:3] == ['groups', 'config', 'get']:
+    row = db.execute('SELECT mcp_servers FROM container_configs WHERE agent_group_id = ?', (opt('id'),)).fetchone()
+    if row is None: out(dict(ok=False, error=dict(code='handler-error', message='No container config for group: ' + str(opt('id')))), 1)
+    out(dict(ok=True, data=dict(agent_group_id=opt('id'), mcp_servers=json.loads(row[0]))))
 if argv[:3] in (['groups', 'config', 'add-mcp-server'], ['groups', 'config', 'remove-mcp-server']):
     gid, name = opt('id'), opt('name')
     row = db.execute('SELECT mcp_servers FROM container_configs WHERE agent_group_id = ?', (gid,)).fetchone()
@@ -95,8 +135,26 @@ CREATE TABLE container_configs (
   packages_npm TEXT NOT NULL DEFAULT '[]', additional_mounts TEXT NOT NULL DEFAULT '[]', updated_at TEXT NOT NULL);
 `;
 
+const RECORDER = `#!/bin/bash
+# Stand-in for a tool install runs (pnpm, systemctl, launchctl): records its argv and working directory.
+tools="$(cd "$(dirname "\${BASH_SOURCE[0]}")" && pwd)"
+echo "$(basename "$0") $* @ $PWD" >> "$tools/calls.log"
+name="$(basename "$0")"
+if [ -f "$tools/$name-fail" ]; then echo "$name: simulated failure" >&2; exit 1; fi
+if [ -f "$tools/$name-kill-parent" ]; then kill -9 "$PPID"; fi
+exit 0
+`;
+
 export interface NanoclawFixture {
   dir: string;
+  /** Stand-ins for pnpm, systemctl and launchctl that record their calls (first on PATH via env()). */
+  tools: string;
+  /** A user home for service files (HOME in env()). */
+  userHome: string;
+  /** The recorded calls, one "tool args @ cwd" line each. */
+  calls: () => string[];
+  /** PATH and HOME for a CLI run against this fixture. */
+  env: () => NodeJS.ProcessEnv;
   groups: Record<string, string>;
   /** Every file under dir (except the DB) with its bytes. */
   snapshot: () => Map<string, string>;
@@ -109,14 +167,28 @@ function py(dir: string, code: string): string {
   return execFileSync('python3', ['-c', code], { cwd: dir, encoding: 'utf8' });
 }
 
-export function makeNanoclawFixture(folders = ['alpha', 'beta', 'gamma']): NanoclawFixture {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-nc-'));
+export function makeNanoclawFixture(
+  folders = ['alpha', 'beta', 'gamma'],
+  /** Groups NanoClaw knows that have never spawned (no container config yet). */
+  unspawned: string[] = [],
+): NanoclawFixture {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'tg-nc-'));
+  const dir = path.join(base, 'nanoclaw');
+  const tools = path.join(base, 'tools');
+  const userHome = path.join(base, 'home');
+  for (const d of [dir, tools, userHome]) mkdirSync(d);
+  for (const t of ['pnpm', 'systemctl', 'launchctl']) {
+    writeFileSync(path.join(tools, t), RECORDER);
+    chmodSync(path.join(tools, t), 0o755);
+  }
   for (const d of ['src', 'bin', 'data', 'groups']) mkdirSync(path.join(dir, d));
   writeFileSync(
     path.join(dir, 'package.json'),
     `${JSON.stringify({ name: 'nanoclaw', version: '2.0.64', type: 'module' }, null, 2)}\n`,
   );
   writeFileSync(path.join(dir, 'src/container-runner.ts'), RUNNER);
+  writeFileSync(path.join(dir, 'src/container-runtime.ts'), RUNTIME);
+  writeFileSync(path.join(dir, 'src/log.ts'), LOG);
   writeFileSync(
     path.join(dir, 'src/container-config.ts'),
     'export interface ContainerConfig {\n  mcpServers: Record<string, unknown>;\n}\n',
@@ -135,6 +207,12 @@ export function makeNanoclawFixture(folders = ['alpha', 'beta', 'gamma']): Nanoc
       `INSERT INTO container_configs (agent_group_id, mcp_servers, updated_at) VALUES ('${id}', '{"other":{"command":"x","args":[],"env":{}}}', '2026-01-01T00:00:00Z');`,
     );
   });
+  unspawned.forEach((f, i) => {
+    mkdirSync(path.join(dir, 'groups', f));
+    const id = `00000000-0000-4000-8000-00000000010${i}`;
+    groups[f] = id;
+    inserts.push(`INSERT INTO agent_groups VALUES ('${id}', '${f}', '${f}', NULL, '2026-01-01T00:00:00Z');`);
+  });
   py(
     dir,
     `import sqlite3; db=sqlite3.connect('data/v2.db'); db.execute('PRAGMA journal_mode=WAL'); db.executescript(${JSON.stringify(SCHEMA + inserts.join('\n'))}); db.commit()`,
@@ -144,13 +222,20 @@ export function makeNanoclawFixture(folders = ['alpha', 'beta', 'gamma']): Nanoc
     for (const e of readdirSync(d)) {
       const p = path.join(d, e);
       if (p.startsWith(path.join(dir, 'data'))) continue;
-      if (statSync(p).isDirectory()) walk(p, out);
-      else out.set(path.relative(dir, p), readFileSync(p, 'latin1'));
+      if (statSync(p).isDirectory()) {
+        out.set(`${path.relative(dir, p)}/`, '(dir)');
+        walk(p, out);
+      } else out.set(path.relative(dir, p), readFileSync(p, 'latin1'));
     }
     return out;
   };
+  const calls = path.join(tools, 'calls.log');
   return {
     dir,
+    tools,
+    userHome,
+    calls: () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : []),
+    env: () => ({ PATH: `${tools}${path.delimiter}${process.env.PATH ?? ''}`, HOME: userHome }),
     groups,
     snapshot: () => walk(dir, new Map()),
     dbDump: () =>
