@@ -1,4 +1,4 @@
-// `npm run e2e:nanoclaw -- DIR [--keep] [--keep-going] [--skip-nanoclaw-tests]`
+// `npm run e2e:nanoclaw -- DIR [--mitm] [--keep] [--keep-going] [--skip-nanoclaw-tests]`
 //
 // The whole user path against a real NanoClaw v2 checkout, without Docker: a copy of DIR (DIR is never
 // touched) runs NanoClaw's host with a recording `docker` stand-in and a stand-in OneCLI; two agent
@@ -70,6 +70,8 @@ interface Ctx {
   leakKeys: string[];
   results: { name: string; ok: boolean; ms: number; detail: string }[];
   keepGoing: boolean;
+  /** Install with HTTPS inspection on (--mitm); the default run keeps install's default (off). */
+  mitm: boolean;
   restartMark?: number;
   /** The fake key reached the proxy (so auditing files for it means something). */
   leakSent: boolean;
@@ -80,13 +82,14 @@ interface Ctx {
 function parseArgs(argv: string[]) {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const dir = argv.find((a) => !a.startsWith('--'));
-  const known = ['--keep', '--keep-going', '--skip-nanoclaw-tests', '--help'];
+  const known = ['--keep', '--keep-going', '--skip-nanoclaw-tests', '--mitm', '--help'];
   for (const f of flags) if (!known.includes(f)) throw new Error(`unknown option ${f}`);
   return {
     dir,
     keep: flags.has('--keep'),
     keepGoing: flags.has('--keep-going'),
     skipTests: flags.has('--skip-nanoclaw-tests'),
+    mitm: flags.has('--mitm'),
     help: flags.has('--help'),
   };
 }
@@ -459,6 +462,7 @@ const steps: Step[] = [
         String(ctx.guardianPort),
       ];
       if (usage.includes('--listen-host')) args.push('--listen-host', '127.0.0.1');
+      if (ctx.mitm) args.push('--mitm');
       const r = must(
         await run(ctx.logs, 'install', process.execPath, args, { env: ctx.env, timeoutMs: 600_000 }),
         'install',
@@ -892,6 +896,7 @@ function setupCtx(src: string): Ctx {
     leakKeys: [],
     results: [],
     keepGoing: false,
+    mitm: false,
     leakSent: false,
   };
 }
@@ -899,7 +904,7 @@ function setupCtx(src: string): Ctx {
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (o.help || !o.dir) {
-    process.stdout.write('Usage: npm run e2e:nanoclaw -- DIR [--keep] [--keep-going] [--skip-nanoclaw-tests]\n');
+    process.stdout.write('Usage: npm run e2e:nanoclaw -- DIR [--mitm] [--keep] [--keep-going] [--skip-nanoclaw-tests]\n');
     return o.help ? 0 : 2;
   }
   const src = path.resolve(o.dir);
@@ -913,6 +918,7 @@ async function main(): Promise<number> {
   }
   const ctx = setupCtx(src);
   ctx.keepGoing = o.keepGoing;
+  ctx.mitm = o.mitm;
   const head = await run(ctx.logs, 'src-head', 'git', ['log', '-1', '--format=%h %s'], { cwd: src });
   const pkg = JSON.parse(readFileSync(path.join(src, 'package.json'), 'utf8')) as { version?: string };
   const self = await run(ctx.logs, 'self-head', 'git', ['log', '-1', '--format=%h %s'], { cwd: PROJECT });
