@@ -77,6 +77,7 @@ export function trafficGuardianArgs(folder: string, args: readonly string[]): st
     const onecliCa = recordUpstream(wiring, before);
     writeBundles(wiring, before, onecliCa);
     return guardianArgs(wiring, before);
+    // eslint-disable-next-line no-catch-all/no-catch-all -- any failure here must leave the spawn as it was
   } catch (err) {
     log.warn('traffic-guardian: wiring not applied; this container runs without the guardian', { folder, err });
     return [];
