@@ -447,6 +447,68 @@ const steps: Step[] = [
     },
   ],
   [
+    '3.4 a failing install changes nothing: a group never spawned, and NanoClaw not running',
+    async (ctx) => {
+      // A group made with `ncl groups create` has no folder and no container config until it spawns.
+      await ncl(ctx, ['groups', 'create', '--name', 'Gamma', '--folder', 'e2e-gamma']);
+      const problems: string[] = [];
+      const unchanged = async (label: string) => {
+        const st = await run(ctx.logs, `git-status-${label}`, 'git', ['status', '--porcelain'], { cwd: ctx.copy });
+        if (st.stdout !== ctx.baseline?.porcelain) problems.push(`${label}: git status changed:\n${st.stdout}`);
+        if (hashTree(path.join(ctx.copy, 'src')) !== ctx.baseline?.srcHash) problems.push(`${label}: src/ changed`);
+        const cfg = (await ncl(ctx, ['groups', 'config', 'get', '--id', ctx.groupIds['e2e-alpha']!])) as {
+          mcp_servers?: Record<string, unknown>;
+        };
+        if (cfg.mcp_servers && MCP_NAME in cfg.mcp_servers) problems.push(`${label}: alpha got the MCP server`);
+        const u = await run(
+          ctx.logs,
+          `uninstall-${label}`,
+          process.execPath,
+          [CLI, 'uninstall', '--nanoclaw', ctx.copy, '--manual'],
+          { env: ctx.env, timeoutMs: 300_000 },
+        );
+        if (u.code !== 0)
+          problems.push(`${label}: uninstall after it exited ${u.code}: ${tail(u.stdout + u.stderr, 5)}`);
+      };
+      const install = (label: string, groups: string[]) =>
+        run(
+          ctx.logs,
+          `install-${label}`,
+          process.execPath,
+          [CLI, 'install', '--nanoclaw', ctx.copy, ...groups.flatMap((g) => ['--group', g]), '--manual'],
+          {
+            env: ctx.env,
+            timeoutMs: 300_000,
+          },
+        );
+      const lines: string[] = [];
+      const a = await install('unspawned', ['e2e-alpha', 'e2e-gamma']);
+      const aOut = (a.stdout + a.stderr).trim();
+      if (a.code === 0) problems.push('install --group e2e-gamma (never spawned) succeeded');
+      else if (!/e2e-gamma/.test(aOut)) problems.push(`install's error does not name the group: ${tail(aOut, 5)}`);
+      lines.push(`never-spawned group -> exit ${a.code}: ${tail(aOut, 3).replace(/\n/g, ' / ')}`);
+      await unchanged('unspawned');
+      await ctx.host?.stop();
+      const b = await install('host-down', ['e2e-alpha']);
+      const bOut = (b.stdout + b.stderr).trim();
+      if (b.code === 0) problems.push('install with NanoClaw stopped succeeded');
+      lines.push(`NanoClaw stopped -> exit ${b.code}: ${tail(bOut, 3).replace(/\n/g, ' / ')}`);
+      await startHost(ctx);
+      await unchanged('host-down');
+      await ncl(ctx, [
+        'groups',
+        'delete',
+        '--id',
+        ((await ncl(ctx, ['groups', 'list'])) as { id: string; folder: string }[]).find(
+          (r) => r.folder === 'e2e-gamma',
+        )!.id,
+      ]).catch(() => {});
+      if (problems.length > 0)
+        throw new StepFailure(`${problems.length} problem(s)`, `${problems.join('\n')}\n${lines.join('\n')}`);
+      return lines.join('\n');
+    },
+  ],
+  [
     '4.1 traffic-guardian install --nanoclaw <copy> --group e2e-alpha --group e2e-beta',
     async (ctx) => {
       const help = await run(ctx.logs, 'install-help', process.execPath, [CLI, 'install', '--help'], { env: ctx.env });
@@ -904,7 +966,9 @@ function setupCtx(src: string): Ctx {
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (o.help || !o.dir) {
-    process.stdout.write('Usage: npm run e2e:nanoclaw -- DIR [--mitm] [--keep] [--keep-going] [--skip-nanoclaw-tests]\n');
+    process.stdout.write(
+      'Usage: npm run e2e:nanoclaw -- DIR [--mitm] [--keep] [--keep-going] [--skip-nanoclaw-tests]\n',
+    );
     return o.help ? 0 : 2;
   }
   const src = path.resolve(o.dir);

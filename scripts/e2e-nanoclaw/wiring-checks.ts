@@ -22,8 +22,10 @@ export interface WiringReport {
 }
 
 export const CA_VARS = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'DENO_CERT'] as const;
+// Checked the same way when set (Python requests, curl, git).
+export const OPTIONAL_CA_VARS = ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'] as const;
 // Variables that REPLACE a tool's default roots: the bundle must carry the public roots too.
-const REPLACING = new Set(['SSL_CERT_FILE', 'DENO_CERT']);
+const REPLACING = new Set(['SSL_CERT_FILE', 'DENO_CERT', ...OPTIONAL_CA_VARS]);
 
 /** Certificate bodies (base64 without whitespace) of every PEM certificate in a text. */
 export function certBodies(text: string): Set<string> {
@@ -81,7 +83,7 @@ export function checkWiring(run: RunArgs, x: WiringExpect): WiringReport {
   const guardianCa = [...certBodies(x.guardianCaPem)][0];
   const onecliCa = [...certBodies(x.onecliCaPem)][0];
   const roots = [...x.publicRoots].map((p) => [...certBodies(p)][0]!).filter(Boolean);
-  for (const v of CA_VARS) {
+  for (const v of [...CA_VARS, ...OPTIONAL_CA_VARS.filter((o) => env.has(o))]) {
     const inContainer = env.get(v);
     if (!inContainer) {
       problems.push(`${v} is not set`);
