@@ -535,6 +535,26 @@ const steps: Step[] = [
     },
   ],
   [
+    '4.1b install again is a no-op (same tree, exit 0)',
+    async (ctx) => {
+      const before = await run(ctx.logs, 'git-status-installed', 'git', ['status', '--porcelain'], { cwd: ctx.copy });
+      const h = hashTree(path.join(ctx.copy, 'src'));
+      const args = [CLI, 'install', '--nanoclaw', ctx.copy, ...GROUPS.flatMap((g) => ['--group', g]), '--manual'];
+      args.push('--port', String(ctx.guardianPort), '--listen-host', '127.0.0.1');
+      if (ctx.mitm) args.push('--mitm');
+      const r = must(
+        await run(ctx.logs, 'install-again', process.execPath, args, { env: ctx.env, timeoutMs: 300_000 }),
+        'install (again)',
+      );
+      const after = await run(ctx.logs, 'git-status-installed-again', 'git', ['status', '--porcelain'], {
+        cwd: ctx.copy,
+      });
+      if (after.stdout !== before.stdout || hashTree(path.join(ctx.copy, 'src')) !== h)
+        throw new StepFailure('a second install changed the tree', `${before.stdout}\n---\n${after.stdout}`);
+      return tail(r.stdout, 2);
+    },
+  ],
+  [
     "4.2 NanoClaw's format:check after install",
     async (ctx) => {
       const r = await run(ctx.logs, 'format-after', 'pnpm', ['run', 'format:check'], { cwd: ctx.copy, env: ctx.env });
@@ -919,8 +939,17 @@ const steps: Step[] = [
         if (cfg.mcp_servers && MCP_NAME in cfg.mcp_servers)
           problems.push(`${g}: ncl still lists the ${MCP_NAME} MCP server`);
       }
+      const again = await run(
+        ctx.logs,
+        'uninstall-again',
+        process.execPath,
+        [CLI, 'uninstall', '--nanoclaw', ctx.copy, '--manual'],
+        { env: ctx.env, timeoutMs: 300_000 },
+      );
+      if (again.code !== 0)
+        problems.push(`a second uninstall exited ${again.code}: ${tail(again.stdout + again.stderr, 5)}`);
       if (problems.length > 0) throw new StepFailure(`${problems.length} problem(s)`, problems.join('\n'));
-      return `src/ sha256 ${h.slice(0, 16)}…`;
+      return `src/ sha256 ${h.slice(0, 16)}…; a second uninstall: ${tail(again.stdout, 1)}`;
     },
   ],
 ];
