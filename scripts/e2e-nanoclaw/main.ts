@@ -705,15 +705,31 @@ const steps: Step[] = [
       const b = ctx.runs['e2e-beta']!.mounts.find((m) => m.containerPath === '/run/traffic-guardian');
       if (a && b && a.hostPath === b.hostPath) problems.push('both groups mount the same socket directory');
       // The CA key must not be reachable through any mount.
-      const caKey = path.join(ctx.tgHome, 'ca');
+      // Nothing private of the guardian's may be reachable through a mount: the CA key, the credential hashes,
+      // the wiring files (proxy credentials), the recorded OneCLI upstreams (every group's OneCLI token), the salt.
+      const secret = [
+        path.join(ctx.tgHome, 'ca'),
+        path.join(ctx.tgHome, 'groups.json'),
+        path.join(ctx.tgHome, 'salt'),
+        path.join(ctx.tgHome, 'nanoclaw', 'groups'),
+        path.join(ctx.tgHome, 'nanoclaw', 'upstreams'),
+        path.join(ctx.tgHome, 'nanoclaw', 'install.json'),
+      ];
       for (const g of GROUPS)
-        for (const m of ctx.runs[g]!.mounts)
-          if (
-            caKey.startsWith(`${m.hostPath.replace(/\/+$/, '')}/`) ||
-            m.hostPath === caKey ||
-            m.hostPath.startsWith(`${caKey}/`)
-          )
-            problems.push(`${g}: mount ${m.hostPath} exposes the guardian CA directory`);
+        for (const m of ctx.runs[g]!.mounts) {
+          const h = m.hostPath.replace(/\/+$/, '');
+          for (const p of secret)
+            if (p === h || p.startsWith(`${h}/`) || h.startsWith(`${p}/`))
+              problems.push(`${g}: mount ${m.hostPath} exposes ${p}`);
+          // The guardian's own mounts hold this group's material only.
+          if (m.containerPath.includes('traffic-guardian') && existsSync(h) && statSync(h).isDirectory()) {
+            for (const f of readdirSync(h)) {
+              const other = GROUPS.find((o) => o !== g && f.includes(o));
+              if (other || /\.key$|key\.pem$|salt|groups\.json|upstream/i.test(f))
+                problems.push(`${g}: ${m.containerPath} holds ${f}`);
+            }
+          }
+        }
       // "Through NanoClaw's mount helper": the generated code must call readonlyMountArgs.
       const helper = path.join(ctx.copy, 'src/traffic-guardian.ts');
       if (existsSync(helper) && !readFileSync(helper, 'utf8').includes('readonlyMountArgs')) {
