@@ -18,6 +18,7 @@ import {
 import { planSandbox } from '../scripts/e2e-nanoclaw/sandbox-plan.js';
 import { checkWiring, certBodies, redactUrl, type WiringExpect } from '../scripts/e2e-nanoclaw/wiring-checks.js';
 import { proxyToken, startOneCliStub, type OneCliStub } from '../scripts/e2e-nanoclaw/onecli-stub.js';
+import { asUser, setRunAs } from '../scripts/e2e-nanoclaw/proc.js';
 
 // A `docker run` the way NanoClaw v2.0.64 + OneCLI + the guardian helper write it (shape recorded by the e2e).
 function nanoclawRun(extra: { guardianFirst?: boolean; rwShare?: boolean; onecliToken?: string } = {}): string[] {
@@ -397,5 +398,21 @@ describe('stand-in OneCLI', () => {
     expect(proxyToken(`Basic ${Buffer.from('x:tok:with:colons').toString('base64')}`)).toBe('tok:with:colons');
     expect(proxyToken('Bearer abc')).toBeNull();
     expect(proxyToken(undefined)).toBeNull();
+  });
+});
+
+describe('--as-uid', () => {
+  it('wraps commands in setpriv for that uid, except those that must stay root', () => {
+    try {
+      expect(asUser('pnpm', ['run', 'build'])).toEqual(['pnpm', ['run', 'build']]);
+      setRunAs(1000);
+      expect(asUser('pnpm', ['run', 'build'])).toEqual([
+        'setpriv',
+        ['--reuid', '1000', '--regid', '1000', '--clear-groups', '--', 'pnpm', 'run', 'build'],
+      ]);
+      expect(asUser('unshare', ['-m'], true)).toEqual(['unshare', ['-m']]);
+    } finally {
+      setRunAs(null);
+    }
   });
 });

@@ -1,4 +1,4 @@
-// `npm run e2e:nanoclaw -- DIR [--mitm] [--keep] [--keep-going] [--skip-nanoclaw-tests]`
+// `npm run e2e:nanoclaw -- DIR [--mitm] [--as-uid=N] [--keep] [--keep-going] [--skip-nanoclaw-tests]`
 //
 // The whole user path against a real NanoClaw v2 checkout, without Docker: a copy of DIR (DIR is never
 // touched) runs NanoClaw's host with a recording `docker` stand-in and a stand-in OneCLI; two agent
@@ -12,6 +12,8 @@
 import { createHash } from 'node:crypto';
 import {
   chownSync,
+  lchownSync,
+  lstatSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -29,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { expandExample } from '../../test/support/expand-example.js';
 import { parseDockerRun, type RunArgs } from './docker-argv.js';
 import { startOneCliStub, type OneCliStub } from './onecli-stub.js';
-import { Daemon, run, sleep, tail, waitFor, type CmdResult } from './proc.js';
+import { Daemon, run, setRunAs, sleep, tail, waitFor, type CmdResult } from './proc.js';
 import { planSandbox } from './sandbox-plan.js';
 import type { SandboxResult, SandboxTask } from './sandbox-client.js';
 import { checkWiring, redactUrl } from './wiring-checks.js';
@@ -74,6 +76,8 @@ interface Ctx {
   /** Install with HTTPS inspection on (--mitm); the default run keeps install's default (off). */
   mitm: boolean;
   restartMark?: number;
+  /** --as-uid: the user NanoClaw and the guardian run as (null: root). */
+  asUid: number | null;
   /** The fake key reached the proxy (so auditing files for it means something). */
   leakSent: boolean;
 }
@@ -84,6 +88,8 @@ function parseArgs(argv: string[]) {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const dir = argv.find((a) => !a.startsWith('--'));
   const known = ['--keep', '--keep-going', '--skip-nanoclaw-tests', '--mitm', '--help'];
+  const asUid = argv.find((a) => a.startsWith('--as-uid='));
+  if (asUid) flags.delete(asUid);
   for (const f of flags) if (!known.includes(f)) throw new Error(`unknown option ${f}`);
   return {
     dir,
@@ -91,6 +97,7 @@ function parseArgs(argv: string[]) {
     keepGoing: flags.has('--keep-going'),
     skipTests: flags.has('--skip-nanoclaw-tests'),
     mitm: flags.has('--mitm'),
+    asUid: asUid ? Number(asUid.slice('--as-uid='.length)) : null,
     help: flags.has('--help'),
   };
 }
@@ -288,6 +295,7 @@ async function sandbox(ctx: Ctx, folder: string, task: SandboxTask): Promise<San
     },
   });
   const res = await run(ctx.logs, `sandbox-${folder}`, 'unshare', ['-m', '--', 'sh', '-c', plan.script], {
+    root: true,
     env: {},
     timeoutMs: 120_000,
   });
@@ -325,6 +333,15 @@ function findInTree(dir: string, needle: string): string[] {
   return hits;
 }
 
+function chownTree(dir: string, uid: number): void {
+  lchownSync(dir, uid, uid);
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (lstatSync(p).isDirectory()) chownTree(p, uid);
+    else lchownSync(p, uid, uid);
+  }
+}
+
 function indent(text: string, prefix: string): string {
   const t = text.trimEnd();
   return t ? `${t.replace(/^/gm, prefix)}\n` : '';
@@ -339,7 +356,8 @@ const steps: Step[] = [
     '1.1 copy the checkout (with node_modules) to a temp dir',
     async (ctx) => {
       // cp -a keeps pnpm's symlinked node_modules as they are (and is much faster than fs.cpSync).
-      must(await run(ctx.logs, 'copy', 'cp', ['-a', ctx.src, ctx.copy]), 'cp -a');
+      must(await run(ctx.logs, 'copy', 'cp', ['-a', ctx.src, ctx.copy], { root: true }), 'cp -a');
+      if (ctx.asUid !== null) chownTree(ctx.copy, ctx.asUid);
       for (const d of ['data', 'store', 'logs', 'dist'])
         rmSync(path.join(ctx.copy, d), { recursive: true, force: true });
       return ctx.copy;
@@ -1037,6 +1055,7 @@ function setupCtx(src: string): Ctx {
     results: [],
     keepGoing: false,
     mitm: false,
+    asUid: null,
     leakSent: false,
   };
 }
@@ -1045,7 +1064,7 @@ async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (o.help || !o.dir) {
     process.stdout.write(
-      'Usage: npm run e2e:nanoclaw -- DIR [--mitm] [--keep] [--keep-going] [--skip-nanoclaw-tests]\n',
+      'Usage: npm run e2e:nanoclaw -- DIR [--mitm] [--as-uid=N] [--keep] [--keep-going] [--skip-nanoclaw-tests]\n',
     );
     return o.help ? 0 : 2;
   }
@@ -1058,15 +1077,26 @@ async function main(): Promise<number> {
     process.stderr.write(`${CLI} missing: run npm run build\n`);
     return 2;
   }
+  if (o.asUid !== null && (!Number.isInteger(o.asUid) || o.asUid <= 0)) {
+    process.stderr.write('--as-uid=N needs a non-root uid\n');
+    return 2;
+  }
   const ctx = setupCtx(src);
+  if (o.asUid !== null) {
+    // NanoClaw, ncl, pnpm, install, the guardian and doctor all run as this user (as on most hosts); the
+    // harness stays root for the container simulation.
+    chownTree(ctx.tmp, o.asUid);
+    ctx.asUid = o.asUid;
+    setRunAs(o.asUid);
+  }
   ctx.keepGoing = o.keepGoing;
   ctx.mitm = o.mitm;
-  const head = await run(ctx.logs, 'src-head', 'git', ['log', '-1', '--format=%h %s'], { cwd: src });
+  const head = await run(ctx.logs, 'src-head', 'git', ['log', '-1', '--format=%h %s'], { cwd: src, root: true });
   const pkg = JSON.parse(readFileSync(path.join(src, 'package.json'), 'utf8')) as { version?: string };
-  const self = await run(ctx.logs, 'self-head', 'git', ['log', '-1', '--format=%h %s'], { cwd: PROJECT });
+  const self = await run(ctx.logs, 'self-head', 'git', ['log', '-1', '--format=%h %s'], { cwd: PROJECT, root: true });
   process.stdout.write(
     `e2e against NanoClaw ${pkg.version} (${head.stdout.trim()}) at ${src}\n` +
-      `traffic-guardian ${self.stdout.trim()}\nwork dir ${ctx.tmp}${o.keep ? ' (kept)' : ''}\n\n`,
+      `traffic-guardian ${self.stdout.trim()}\nwork dir ${ctx.tmp}${o.keep ? ' (kept)' : ''}; NanoClaw and the guardian run as ${o.asUid === null ? 'root' : `uid ${o.asUid}`}; HTTPS inspection ${o.mitm ? 'on (--mitm)' : "install's default"}\n\n`,
   );
   const onSignal = () => {
     void cleanup(ctx, o.keep).then(() => process.exit(130));

@@ -14,18 +14,32 @@ export interface CmdResult {
 }
 
 let seq = 0;
+let runAsUid: number | null = null;
+
+/** Run every later command as this uid/gid (the e2e's --as-uid), except those that ask for root. */
+export function setRunAs(uid: number | null): void {
+  runAsUid = uid;
+}
+
+/** The command wrapped in setpriv when commands run as another user. */
+export function asUser(cmd: string, args: string[], root = false): [string, string[]] {
+  if (runAsUid === null || root) return [cmd, args];
+  const id = String(runAsUid);
+  return ['setpriv', ['--reuid', id, '--regid', id, '--clear-groups', '--', cmd, ...args]];
+}
 
 export function run(
   logDir: string,
   label: string,
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; root?: boolean } = {},
 ): Promise<CmdResult> {
+  const [realCmd, realArgs] = asUser(cmd, args, opts.root);
   const log = path.join(logDir, `${String(++seq).padStart(2, '0')}-${label.replace(/[^a-z0-9]+/gi, '-')}.log`);
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, {
+    const child = spawn(realCmd, realArgs, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -79,7 +93,8 @@ export class Daemon {
   constructor(logFile: string, cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }) {
     this.logFile = logFile;
     const out = createWriteStream(logFile, { flags: 'a' });
-    this.child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [realCmd, realArgs] = asUser(cmd, args);
+    this.child = spawn(realCmd, realArgs, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.pipe(out, { end: false });
     this.child.stderr!.pipe(out, { end: false });
     this.child.on('exit', (code, signal) => (this.exited = { code, signal }));
