@@ -42,6 +42,9 @@ const CLI = path.join(DIST, 'host-services/cli.js');
 const GROUPS = ['e2e-alpha', 'e2e-beta'] as const;
 const NAMES: Record<string, string> = { 'e2e-alpha': 'Alpha', 'e2e-beta': 'Beta' };
 const MCP_NAME = 'traffic-guardian';
+// The tools' text, in the wording of this build and of the reworded MCP text (self-check, full findings).
+const STATUS_OK = /^(guardian (running|degraded)|Traffic guardian \S+: (running|DEGRADED))/;
+const SOME_FINDINGS = /finding\(s\)|^\d+ findings?\b/;
 
 class StepFailure extends Error {
   constructor(
@@ -794,16 +797,17 @@ const steps: Step[] = [
         if (!tools.includes(t)) problems.push(`MCP tool ${t} missing (got ${tools.join(', ') || 'none'})`);
       const call = (name: string, i = 0) => res.calls.filter((c) => c.name === name)[i];
       const st = call('get_status');
-      if (!st || st.isError || !/^guardian (running|degraded)/.test(st.text))
-        problems.push(`get_status: ${st?.text ?? 'not called'}`);
+      if (!st || st.isError || !STATUS_OK.test(st.text)) problems.push(`get_status: ${st?.text ?? 'not called'}`);
       else if (!/for group e2e-alpha/.test(st.text)) problems.push(`get_status does not name the group: ${st.text}`);
+      else if (/Self-check: (NOT WATCHED|could not run)/.test(st.text))
+        problems.push(`get_status self-check from inside the container: ${st.text}`);
       const v1 = call('validate_config', 0);
-      if (!v1 || v1.isError || v1.text !== 'config is valid') problems.push(`validate_config(valid): ${v1?.text}`);
+      if (!v1 || v1.isError || !/^(the )?config is valid/i.test(v1.text))
+        problems.push(`validate_config(valid): ${v1?.text}`);
       const v2 = call('validate_config', 1);
       if (!v2 || v2.isError || !/proxy_port/.test(v2.text)) problems.push(`validate_config(invalid): ${v2?.text}`);
       const lf = call('list_findings');
-      if (!lf || lf.isError || !/finding\(s\)/.test(lf.text))
-        problems.push(`list_findings after the leak: ${lf?.text}`);
+      if (!lf || lf.isError || !SOME_FINDINGS.test(lf.text)) problems.push(`list_findings after the leak: ${lf?.text}`);
       else if (!/github/i.test(JSON.stringify(lf.structured)))
         problems.push(`list_findings has no GitHub-token finding: ${JSON.stringify(lf.structured).slice(0, 300)}`);
       if (res.keyEchoedByMcp) problems.push('the fake key came back through MCP unredacted');
@@ -868,7 +872,7 @@ const steps: Step[] = [
       const lf = res.calls.find((c) => c.name === 'list_findings');
       const alphaSeen = JSON.stringify(lf?.structured ?? {}).includes('e2e-alpha');
       if (alphaSeen) problems.push("beta's list_findings shows alpha's findings");
-      else if (!lf || lf.isError || !/finding\(s\)/.test(lf.text))
+      else if (!lf || lf.isError || !SOME_FINDINGS.test(lf.text))
         problems.push(`beta's own finding is not listed: ${lf?.text ?? res.mcpError}`);
       const mine = ctx.onecli!.hits.slice(hitsBefore).filter((h) => h.kind !== 'connect');
       const wrong = mine.filter((h) => h.agent !== ctx.groupIds['e2e-beta']);

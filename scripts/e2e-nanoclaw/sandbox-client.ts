@@ -195,7 +195,7 @@ async function main(): Promise<void> {
       await call('validate_config', { config: { proxy_port: 8888, https_inspection: true } });
       await call('validate_config', { config: { proxy_port: 700000 } });
       await call('list_findings', { limit: 20 });
-      for (let i = 0; task.expectFinding && i < 25 && /^no findings/.test(out.calls.at(-1)!.text); i++) {
+      for (let i = 0; task.expectFinding && i < 25 && /^no findings/i.test(out.calls.at(-1)!.text); i++) {
         await new Promise((r) => setTimeout(r, 200));
         out.calls.pop();
         await call('list_findings', { limit: 20 });
