@@ -252,6 +252,21 @@ describe('planSandbox', () => {
     expect(plan.script).toMatch(/exec setpriv --reuid 1234 --regid 1235 --clear-groups -- \/usr\/bin\/env -i /);
   });
 
+  it('keeps host directories the command needs visible when their top-level directory is hidden', () => {
+    const p = planSandbox(run, {
+      hostsFile: '/h',
+      imagePath: '/bin',
+      command: ['/usr/bin/node', '/tmp/proj/dist/c.js'],
+      stat: (x) => (x.endsWith('.pem') || x.endsWith('.json') ? 'file' : 'dir'),
+      keep: ['/tmp/proj', '/work/proj'],
+    });
+    const s = p.script;
+    expect(s.indexOf("mount --bind '/tmp/proj' '/mnt/k0'")).toBeLessThan(s.indexOf("tmpfs '/tmp'"));
+    expect(s.indexOf("mount --bind '/mnt/k0' '/tmp/proj'")).toBeGreaterThan(s.indexOf("tmpfs '/tmp'"));
+    expect(s).toContain("mount -o remount,bind,ro '/tmp/proj'");
+    expect(s).not.toContain("'/work/proj'"); // /work is never hidden
+  });
+
   it('quotes values for the shell', () => {
     const p = planSandbox(parseDockerRun(['run', '-e', "A=it's $HOME", 'img']), {
       hostsFile: '/h',

@@ -289,6 +289,8 @@ async function sandbox(ctx: Ctx, folder: string, task: SandboxTask): Promise<San
     hostsFile: hosts,
     imagePath: `${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
     command: [process.execPath, client, Buffer.from(JSON.stringify(task)).toString('base64')],
+    // The harness (client + its node_modules) stays visible even when it lives under /tmp.
+    keep: [PROJECT],
     stat: (p) => {
       try {
         return statSync(p).isDirectory() ? 'dir' : 'file';

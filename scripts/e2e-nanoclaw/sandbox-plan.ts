@@ -27,6 +27,11 @@ export interface SandboxOptions {
   stat: (p: string) => 'dir' | 'file' | null;
   /** Only bind mounts whose container path passes this filter (default: all). */
   include?: (containerPath: string) => boolean;
+  /**
+   * Host directories that must stay visible at their own path, read-only (the harness's own code when it
+   * lives under a directory the sandbox hides, e.g. /tmp).
+   */
+  keep?: string[];
 }
 
 // Top-level directories the sandbox may hide under a fresh tmpfs to create mount points; anything
@@ -71,6 +76,11 @@ export function planSandbox(run: RunArgs, o: SandboxOptions): SandboxPlan {
     lines.push(b.kind === 'dir' ? `mkdir -p ${shq(b.stage)}` : `touch ${shq(b.stage)}`);
     lines.push(`mount --bind ${shq(b.src)} ${shq(b.stage)}`);
   }
+  // Host directories the command needs that a tmpfs below would hide: staged too, put back after.
+  const keeps = (o.keep ?? []).filter((k) => tops.has(topOf(k)));
+  keeps.forEach((k, i) => {
+    lines.push(`mkdir -p ${shq(`${STAGE}/k${i}`)}`, `mount --bind ${shq(k)} ${shq(`${STAGE}/k${i}`)}`);
+  });
   // The hosts file may live under a directory hidden below, so it goes in first.
   lines.push(`mount --bind ${shq(o.hostsFile)} /etc/hosts`);
   // 2. Fresh tmpfs over each top-level directory that receives mounts, so mount points can be made.
@@ -85,6 +95,13 @@ export function planSandbox(run: RunArgs, o: SandboxOptions): SandboxPlan {
     if (b.readonly) lines.push(`mount -o remount,bind,ro ${shq(b.target)}`);
     mounted.push(b.target);
   }
+  keeps.forEach((k, i) => {
+    lines.push(
+      `mkdir -p ${shq(k)}`,
+      `mount --bind ${shq(`${STAGE}/k${i}`)} ${shq(k)}`,
+      `mount -o remount,bind,ro ${shq(k)}`,
+    );
+  });
   // 4. The container's user and environment: -e args only, plus the image PATH.
   let uid = 1000;
   let gid = 1000;
