@@ -16,18 +16,18 @@ export default tseslint.config(
   },
   {
     // The layer rules from DESIGN.md: lib imports neither side, the container side never imports the host side.
+    // lib/ is the pure core: no sockets, files, TLS, HTTP or processes.
     files: ['lib/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            '**/host-services/**',
-            '**/mcp-tools/**',
-            'http-mitm-proxy',
-            'node-forge',
-            '@modelcontextprotocol/*',
+          paths: [
+            ...['net', 'fs', 'fs/promises', 'tls', 'http', 'https', 'http2', 'child_process', 'dgram'].flatMap((m) =>
+              [m, `node:${m}`].map((name) => ({ name, message: 'lib/ is pure: no I/O (host-services/ owns it).' })),
+            ),
           ],
+          patterns: ['**/host-services/**', '**/mcp-tools/**', 'node-forge', '@modelcontextprotocol/*'],
         },
       ],
     },
@@ -35,7 +35,7 @@ export default tseslint.config(
   {
     files: ['mcp-tools/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['**/host-services/**', 'http-mitm-proxy', 'node-forge'] }],
+      'no-restricted-imports': ['error', { patterns: ['**/host-services/**', 'node-forge', 'undici', 'ws'] }],
     },
   },
 );

@@ -192,3 +192,22 @@ export function guardianCounters(g: Guardian): Promise<GuardianCounters | null> 
     );
   });
 }
+
+/** A bare guardian proxy whose forwarder is the home-made client or undici (bench/forwarder-guardian.ts). */
+export async function startForwarderGuardian(mode: 'home' | 'undici', upstreamCaFile: string): Promise<Guardian> {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'tgb-f-'));
+  const script = path.join(DIST, 'bench', 'forwarder-guardian.js');
+  const child = spawnChild(`forwarder (${mode})`, [script, mode, upstreamCaFile], process.env, home);
+  try {
+    const m = await waitLine(
+      child.proc,
+      /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+      `forwarder ${mode}`,
+      child.stderrTail,
+    );
+    return { ...child, port: Number(m[1]), caPem: null };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}

@@ -26,6 +26,7 @@ import { certProbe, memoryProbe, sseProbe, type CertResult, type MemoryResult, t
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { printScanTable, type ScanBenchRow } from './scan-bench.js';
+import { forwarderBench, forwarderTable, type ForwarderRow } from './forwarder-bench.js';
 import { benignJson } from '../test/support/benign-corpus.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -41,6 +42,13 @@ const P = {
   memMiB: [1, QUICK ? 2 : 10] as const,
   memTimeoutMs: QUICK ? 30_000 : 120_000,
   scanMiB: QUICK ? 2 : 8,
+  /** Forwarder comparison: repeats of alternating home-made / undici windows, order swapped each time. */
+  forwarder: {
+    windowMs: QUICK ? 400 : 1500,
+    warmupMs: QUICK ? 100 : 300,
+    slices: QUICK ? 1 : 3,
+    repeats: QUICK ? 1 : 3,
+  },
 };
 
 const TARGET = {
@@ -230,6 +238,16 @@ async function main(): Promise<void> {
     for (const conns of [1, 32]) {
       const req = workloads[0]!.origin(hostS);
       await pair('small JSON', 'https blind', conns, direct.https, req, via.blind, req);
+    }
+
+    // The request forwarder: home-made client vs undici, in two more bare guardians.
+    let forwarder: ForwarderRow[] = [];
+    let forwarderError: string | undefined;
+    try {
+      forwarder = await forwarderBench(up, uploadBody, P.forwarder, children, progress);
+    } catch (err) {
+      forwarderError = (err as Error).message;
+      progress(`bench: forwarder comparison failed: ${forwarderError}\n`);
     }
 
     // Certificate minting: CONNECT h<N>.localhost + TLS to the guardian, a new name each time vs one cached name.
@@ -452,6 +470,9 @@ async function main(): Promise<void> {
       );
     }
 
+    out.push(...forwarderTable(forwarder));
+    if (forwarderError) out.push(`  failed: ${forwarderError}`);
+
     out.push('');
     console.log(out.join('\n'));
     out.length = 0;
@@ -533,6 +554,7 @@ async function main(): Promise<void> {
       sse: { http: sseH, https: sseS, raw: sse },
       counters,
       memory,
+      forwarder,
       scanner,
       targets,
       seconds,

@@ -2,7 +2,7 @@
 // detection; never throws back into the proxy.
 import type { Detection } from '../lib/detection.js';
 import { buildFinding, type MessageMeta } from '../lib/finding-builder.js';
-import type { Finding } from '../lib/finding-schema.js';
+import { SCAN_TRUNCATED, type Finding } from '../lib/finding-schema.js';
 import { Deduper } from '../lib/dedup.js';
 import type { ScanSummary } from '../lib/scanner/message-scanner.js';
 import type { Counters } from '../lib/status-schema.js';
@@ -37,6 +37,38 @@ export class FindingSink {
       this.onFinding?.(f);
     } catch {
       // A malformed detection must not disturb traffic; the write path counts its own drops.
+      this.counters.dropped_writes++;
+    }
+  }
+
+  /**
+   * A message longer than `max_scan_bytes`: a record names it (method, destination, redacted path) and how
+   * many bytes went on unscanned. Not a detection: never deduplicated away, not counted as a finding
+   * (`truncated_scans` counts it).
+   */
+  truncated(meta: MessageMeta, unscannedBytes: number): void {
+    try {
+      const f = buildFinding(
+        {
+          pattern: SCAN_TRUNCATED,
+          threat_type: meta.direction === 'outbound' ? 'EXFIL' : 'INJECTION',
+          severity: 'low',
+          description: `message longer than max_scan_bytes: ${unscannedBytes} bytes forwarded unscanned`,
+          snippet: '',
+          fingerprint: '',
+          encoding: '',
+          offset: 0,
+          location: 'body',
+          untrusted: false,
+        },
+        meta,
+      );
+      delete f.fingerprint;
+      delete f.offset;
+      f.unscanned_bytes = unscannedBytes;
+      this.writer.append(f);
+      this.onFinding?.(f);
+    } catch {
       this.counters.dropped_writes++;
     }
   }

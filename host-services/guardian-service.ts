@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from '../lib/config-schema.js';
 import { Deduper } from '../lib/dedup.js';
-import type { Finding } from '../lib/finding-schema.js';
+import { SCAN_TRUNCATED, type Finding } from '../lib/finding-schema.js';
 import type { FindingsQuery } from '../lib/findings-query.js';
 import { rulesFor } from '../lib/rules/index.js';
 import { zeroCounters, type Counters, type Status } from '../lib/status-schema.js';
@@ -17,6 +17,8 @@ import type { GuardianApi } from './guardian-api.js';
 import { ensurePrivateDir, groupSocketPath, type HomePaths } from './home.js';
 import { GroupRegistry } from './group-registry.js';
 import { parseUpstreamProxy } from './proxy/upstream-proxy.js';
+import { GroupUpstreams } from './group-upstreams.js';
+import { nanoclawPaths } from './nanoclaw/paths.js';
 import { startIpcServer } from './ipc-server.js';
 import type { Logger } from './logger.js';
 import { readPidFile, removePidFile, writePidFile } from './pid-file.js';
@@ -65,6 +67,39 @@ interface GroupFindings {
   recent: Finding[];
 }
 
+/** Refuses a second instance; removes the pid file of one that is gone (or whose pid now is another process). */
+function claimPidFile(paths: HomePaths, log: Logger): void {
+  const pid = readPidFile(paths.pidFile);
+  if (pid.state === 'running') {
+    throw new Error(
+      `already running (pid ${pid.record.pid}, listening on ${pid.record.listener.host}:${pid.record.listener.port}); ` +
+        'use `traffic-guardian stop` first',
+    );
+  }
+  if (pid.state === 'stale') {
+    const why = pid.reused ? 'now belongs to another process' : 'is gone';
+    log('warn', `removing stale pid file ${paths.pidFile}${pid.pid ? ` (pid ${pid.pid} ${why})` : ''}`);
+    removePidFile(paths.pidFile, pid.pid ?? -1);
+    removePidFile(paths.pidFile);
+  }
+}
+
+/** Per-group identity: credentials from groups.json, one scoped socket per group. */
+function groupIdentity(opts: ServiceOptions): {
+  authenticate: ServiceOptions['authenticate'];
+  groupSockets: Map<string, string>;
+} {
+  const { config, paths, log } = opts;
+  const groupSockets = new Map(opts.groupSockets ?? []);
+  if (config.proxy_auth !== 'groups' || opts.authenticate) return { authenticate: opts.authenticate, groupSockets };
+  const registry = GroupRegistry.load(paths.groupsFile);
+  if (registry.groups().length === 0) {
+    log('warn', `proxy_auth is "groups" but ${paths.groupsFile} lists no group: every client will get 407`);
+  }
+  for (const g of registry.groups()) if (!groupSockets.has(g)) groupSockets.set(g, groupSocketPath(paths, g));
+  return { authenticate: (h) => registry.authenticate(h), groupSockets };
+}
+
 export class GuardianService implements GuardianApi {
   readonly startedAt = new Date();
   readonly version = packageVersion();
@@ -88,21 +123,7 @@ export class GuardianService implements GuardianApi {
     const usePid = opts.pidFile ?? true;
     ensurePrivateDir(paths.root);
     ensurePrivateDir(paths.runDir);
-    if (usePid) {
-      const pid = readPidFile(paths.pidFile);
-      if (pid.state === 'running') {
-        throw new Error(
-          `already running (pid ${pid.record.pid}, listening on ${pid.record.listener.host}:${pid.record.listener.port}); ` +
-            'use `traffic-guardian stop` first',
-        );
-      }
-      if (pid.state === 'stale') {
-        const why = pid.reused ? 'now belongs to another process' : 'is gone';
-        log('warn', `removing stale pid file ${paths.pidFile}${pid.pid ? ` (pid ${pid.pid} ${why})` : ''}`);
-        removePidFile(paths.pidFile, pid.pid ?? -1);
-        removePidFile(paths.pidFile);
-      }
-    }
+    if (usePid) claimPidFile(paths, log);
     const salt = loadOrCreateSalt(paths.salt);
     const ca = config.https_inspection ? loadOrCreateCa(paths, { create: true }) : null;
     const trust = upstreamTrust({
@@ -115,17 +136,7 @@ export class GuardianService implements GuardianApi {
       maxFiles: config.findings_log.max_files,
       retentionDays: config.findings_log.retention_days,
     });
-    // Per-group identity: credentials from groups.json, one scoped socket per group.
-    let authenticate = opts.authenticate;
-    const groupSockets = new Map(opts.groupSockets ?? []);
-    if (config.proxy_auth === 'groups' && !authenticate) {
-      const registry = GroupRegistry.load(paths.groupsFile);
-      if (registry.groups().length === 0) {
-        log('warn', `proxy_auth is "groups" but ${paths.groupsFile} lists no group: every client will get 407`);
-      }
-      authenticate = (h) => registry.authenticate(h);
-      for (const g of registry.groups()) if (!groupSockets.has(g)) groupSockets.set(g, groupSocketPath(paths, g));
-    }
+    const { authenticate, groupSockets } = groupIdentity(opts);
     const counters = zeroCounters();
     // The proxy and the sink report to the service, which exists only once the proxy does.
     const self: { svc?: GuardianService } = {};
@@ -153,8 +164,10 @@ export class GuardianService implements GuardianApi {
       allowHosts: config.allow_hosts,
       authenticate,
       upstreamProxy: config.upstream_proxy ? parseUpstreamProxy(config.upstream_proxy) : undefined,
+      upstreamFor: config.group_upstreams ? groupUpstreamsFor(paths, log) : undefined,
       onConnectTarget: (dest, client, group, inspected) => self.svc?.recordConnect(dest, client, group, inspected),
       log,
+      version: packageVersion(),
     });
     const socketPath = config.ipc_socket ?? paths.socket;
     // One counters object is shared by the proxy, the sink and status answers.
@@ -163,30 +176,22 @@ export class GuardianService implements GuardianApi {
     try {
       await proxy.start();
       svc.closers.push(() => proxy.stop());
-      const ipc = await startIpcServer({
-        socketPath,
-        api: svc,
-        group: null,
-        version: svc.version,
-        log: (m) => log('warn', m),
-      });
-      svc.closers.push(() => ipc.close());
-      for (const [group, sock] of groupSockets) {
-        const g = await startIpcServer({
+      // The operator's socket (group null: everything), then one scoped socket per group.
+      for (const [group, sock] of [[null, socketPath] as const, ...groupSockets]) {
+        const ipc = await startIpcServer({
           socketPath: sock,
           api: svc,
           group,
           version: svc.version,
           log: (m) => log('warn', m),
         });
-        svc.closers.push(() => g.close());
+        svc.closers.push(() => ipc.close());
       }
       if (usePid) {
-        const addr = proxy.address!;
         writePidFile(paths.pidFile, {
           pid: process.pid,
           started_at: svc.startedAt.toISOString(),
-          listener: addr,
+          listener: proxy.address!,
           socket: socketPath,
           https_inspection: config.https_inspection,
         });
@@ -227,7 +232,8 @@ export class GuardianService implements GuardianApi {
       this.groupFindings.set(f.group, g);
       if (this.groupFindings.size > MAX_GROUPS) this.groupFindings.delete(this.groupFindings.keys().next().value!);
     }
-    g.findings[f.threat_type]++;
+    // A truncation record is shown with the group's findings but is no detection: not counted as one.
+    if (f.pattern !== SCAN_TRUNCATED) g.findings[f.threat_type]++;
     g.recent.unshift(f);
     if (g.recent.length > RECENT_FINDINGS) g.recent.pop();
   }
@@ -315,4 +321,10 @@ export class GuardianService implements GuardianApi {
     );
     return lines.join('\n');
   }
+}
+
+/** Each group's own upstream, as the NanoClaw helper recorded it at spawn (config `group_upstreams`). */
+function groupUpstreamsFor(paths: HomePaths, log: ServiceOptions['log']) {
+  const records = new GroupUpstreams(nanoclawPaths(paths).upstreams, (m) => log('warn', m));
+  return (group: string | undefined) => records.forGroup(group);
 }

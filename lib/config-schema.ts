@@ -1,7 +1,7 @@
 // The guardian's configuration: one JSON object, validated strictly. Unknown keys and
 // out-of-range values are errors that name the key path, so a typo never silently weakens scanning.
 import { z } from 'zod';
-import { isIP } from 'node:net';
+import { ipFamily } from './ip-address.js';
 
 export const MIN_SCAN_BYTES = 4 * 1024;
 export const MAX_SCAN_BYTES = 64 * 1024 * 1024;
@@ -10,7 +10,7 @@ const cidr = z.string().refine(
   (s) => {
     const [addr, bits, ...rest] = s.split('/');
     if (rest.length > 0 || !addr) return false;
-    const family = isIP(addr);
+    const family = ipFamily(addr);
     if (family === 0) return false;
     if (bits === undefined) return true;
     if (!/^\d{1,3}$/.test(bits)) return false;

@@ -10,8 +10,6 @@ import { formatPath } from './config-schema.js';
 export const IPC_PROTOCOL_VERSION = 1;
 /** Largest request frame the server reads; a longer line is answered `frame_too_large` and skipped. */
 export const MAX_FRAME_BYTES = 64 * 1024;
-/** The same bound under its older name. */
-export const MAX_REQUEST_FRAME = MAX_FRAME_BYTES;
 /**
  * Largest response frame a client accepts. A finding serializes to at most ~12 KiB (a 2 KiB snippet of
  * 3-byte characters, a 1 KiB path, ...), so 500 of them could exceed any small bound: the server trims a
@@ -52,12 +50,32 @@ export const ErrorResponseSchema = z
 export const SafeFindingSchema = FindingSchema.extend({ snippet_neutralised: z.boolean() }).strict();
 export type SafeFinding = z.infer<typeof SafeFindingSchema>;
 
+/** Params of the methods that take none: strict, so an unknown argument is an error, not ignored. */
+export const NoParamsSchema = z.object({}).strict();
+
 export const HelloResultSchema = z
   .object({ protocol_version: z.number().int(), server_version: z.string().max(40), group: z.string().nullable() })
   .strict();
 export const StatusResultSchema = StatusSchema.extend({ recent_findings: z.array(SafeFindingSchema).max(50) }).strict();
-/** `group` is not a parameter: the socket decides it (a group socket is pinned to its group). */
-export const ListFindingsParamsSchema = FindingsQuerySchema.omit({ group: true });
+
+const query = FindingsQuerySchema.shape;
+/**
+ * `list_findings` params: the findings query without `group` (the socket decides it: a group socket is
+ * pinned to its group), with the descriptions the MCP tool shows. Every query key but `group` must be
+ * listed here (a new one is a compile error until it is).
+ */
+export const ListFindingsParamsSchema = z
+  .object({
+    limit: query.limit.describe('How many findings, newest first.'),
+    since: query.since.describe('Only findings at or after this ISO 8601 time, e.g. 2026-01-31T00:00:00Z.'),
+    severity: query.severity.describe('Minimum severity: low, medium, high or critical (high = high and critical).'),
+    threat_type: query.threat_type.describe(
+      'EXFIL (secrets leaving the agent) or INJECTION (hostile content arriving).',
+    ),
+    direction: query.direction.describe('outbound (agent to internet) or inbound (internet to agent).'),
+    pattern: query.pattern.describe('One rule id, e.g. github_token or pipe_to_shell.'),
+  } satisfies Record<Exclude<keyof typeof query, 'group'>, z.ZodType>)
+  .strict();
 export const ListFindingsResultSchema = z
   .object({
     findings: z.array(SafeFindingSchema).max(MAX_QUERY_LIMIT),
@@ -76,7 +94,11 @@ function jsonBytes(v: unknown): number {
 }
 
 export const ValidateConfigParamsSchema = z
-  .object({ config: z.unknown() })
+  .object({
+    config: z
+      .unknown()
+      .describe('The proposed config object, as it would be written to config.json. Nothing is applied.'),
+  })
   .strict()
   .superRefine((p, ctx) => {
     if (jsonBytes(p.config) > MAX_CONFIG_BYTES) {
@@ -90,14 +112,22 @@ export const ValidateConfigResultSchema = z
   })
   .strict();
 
-/** Methods, their params and result schemas: the one table both sides read. */
+/**
+ * Methods, their params and result schemas: the one table both sides read. A new method goes here
+ * first; the server's handler table (host-services/ipc-handlers.ts) then fails to compile until it
+ * answers it. Params may be omitted on the wire where `undefined` parses.
+ */
 export const METHODS = {
-  hello: { params: z.object({}).strict().optional(), result: HelloResultSchema },
-  get_status: { params: z.object({}).strict().optional(), result: StatusResultSchema },
+  hello: { params: NoParamsSchema.optional(), result: HelloResultSchema },
+  get_status: { params: NoParamsSchema.optional(), result: StatusResultSchema },
   list_findings: { params: ListFindingsParamsSchema.optional(), result: ListFindingsResultSchema },
   validate_config: { params: ValidateConfigParamsSchema, result: ValidateConfigResultSchema },
 } as const;
 export type Method = keyof typeof METHODS;
+/** A method's params as the server receives them (validated, defaults applied). */
+export type MethodParams<M extends Method> = z.output<(typeof METHODS)[M]['params']>;
+/** A method's result as a client receives it. */
+export type MethodResult<M extends Method> = z.output<(typeof METHODS)[M]['result']>;
 
 export function isMethod(m: string): m is Method {
   return Object.hasOwn(METHODS, m);

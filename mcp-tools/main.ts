@@ -43,6 +43,10 @@ export async function runMcpServer(argv: string[], defaultSocket = CONTAINER_SOC
 // Run when executed directly (the bundle), not when imported by the host CLI.
 const invoked = process.argv[1] ?? '';
 if (/traffic-guardian-mcp\.m?js$/.test(invoked) || /mcp-tools[\\/]main\.js$/.test(invoked)) {
+  // A stray rejection in a tool must not end the server an agent relies on: report it and keep serving.
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(`traffic-guardian MCP server: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
+  });
   runMcpServer(process.argv.slice(2)).then(
     () => process.exit(0),
     (err: Error) => {

@@ -58,3 +58,36 @@ describe('config schema', () => {
     expect(errorPaths([])).toEqual(['(root)']);
   });
 });
+
+describe('IP address syntax in lib/ (no node:net)', () => {
+  it('agrees with node:net on addresses and look-alikes', async () => {
+    const { isIP } = await import('node:net');
+    const { ipFamily } = await import('../lib/ip-address.js');
+    for (const s of [
+      '127.0.0.1',
+      '172.17.0.1',
+      '0.0.0.0',
+      '255.255.255.255',
+      '256.1.1.1',
+      '1.2.3',
+      '01.2.3.4',
+      '1.2.3.4.5',
+      '::1',
+      '::',
+      'fe80::1',
+      '2001:db8::8a2e:370:7334',
+      '::ffff:127.0.0.1',
+      '1::2::3',
+      'gggg::1',
+      ':::',
+      '2001:db8:0:0:0:0:2:1',
+      '12345::1',
+      'localhost',
+      '',
+      '[::1]',
+      '1.2.3.4/8',
+    ]) {
+      expect(ipFamily(s), s).toBe(isIP(s));
+    }
+  });
+});

@@ -390,7 +390,7 @@ describe('IPC', () => {
           const expected = modelFrames(stream, MAX_FRAME_BYTES)
             .filter((l) => l === null || l.trim() !== '')
             .map((l) => (l === null ? ({ code: 'frame_too_large' } as const) : parseRequest(l)));
-          const sock = net.connect(ipc.socketPath);
+          const sock = net.connect(ipc.address);
           sock.on('error', () => undefined);
           const answers: string[] = [];
           const splitter = new FrameSplitter(8 * 1024 * 1024);

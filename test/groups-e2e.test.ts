@@ -13,7 +13,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Finding } from '../lib/finding-schema.js';
-import { IpcClient, IpcError } from '../lib/ipc-client.js';
+import { IpcClient, IpcError } from '../mcp-tools/ipc-client.js';
 import { ListFindingsResultSchema, StatusResultSchema } from '../lib/ipc-protocol.js';
 import { loadOrCreateCa } from '../host-services/ca.js';
 import { GroupRegistry } from '../host-services/group-registry.js';

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -25,12 +26,13 @@ import {
   IPC_PROTOCOL_VERSION,
   ListFindingsResultSchema,
   MAX_CONFIG_BYTES,
+  MAX_FRAME_BYTES,
   MAX_RESPONSE_FRAME,
   StatusResultSchema,
   ValidateConfigResultSchema,
   type SafeFinding,
 } from '../lib/ipc-protocol.js';
-import { IpcClient, IpcError } from '../lib/ipc-client.js';
+import { IpcClient, IpcError } from '../mcp-tools/ipc-client.js';
 import { FindingSchema, SEVERITY_RANK, type Finding } from '../lib/finding-schema.js';
 import type { FindingsQuery } from '../lib/findings-query.js';
 import { startIpcServer } from '../host-services/ipc-server.js';
@@ -424,6 +426,15 @@ describe('faults', () => {
     big.close();
   });
 
+  it('keeps answer order when an over-long frame follows a slower request (found by the IPC fuzz test)', async () => {
+    const c = await rawConnect(sock);
+    // One write: list_findings (answered after an async store read), then a frame over the bound.
+    c.send(`${JSON.stringify({ id: 1, method: 'list_findings' })}\n${'{'.repeat(MAX_FRAME_BYTES + 1)}\n`);
+    expect(await c.next()).toMatchObject({ id: 1, ok: true });
+    expectError(await c.next(), 'frame_too_large');
+    c.close();
+  });
+
   it('answers unknown methods, including Object prototype names, with unknown_method', async () => {
     for (const m of ['shutdown', 'toString', '__proto__', 'constructor', 'hasOwnProperty']) {
       const f = await ask(sock, m, {}, m);
@@ -474,7 +485,7 @@ describe('faults', () => {
       const patterns = ['github_token', 'npm_token', 'stripe_key', 'pipe_to_shell', 'aws_access_key'];
       const results = await Promise.all(
         Array.from({ length: 100 }, async (_v, i) => {
-          const c = await rawConnect(srv.socketPath);
+          const c = await rawConnect(srv.address);
           const pattern = patterns[i % patterns.length]!;
           c.send({ id: `c${i}-a`, method: 'list_findings', params: { pattern, limit: 500 } });
           c.send({ id: `c${i}-b`, method: 'hello' });
@@ -508,10 +519,10 @@ describe('faults', () => {
       idleTimeoutMs: 200,
     });
     try {
-      const silent = await rawConnect(srv.socketPath);
-      const partial = await rawConnect(srv.socketPath);
+      const silent = await rawConnect(srv.address);
+      const partial = await rawConnect(srv.address);
       partial.send('{"id": 1, "method": "hel'); // never finished
-      const busy = await rawConnect(srv.socketPath);
+      const busy = await rawConnect(srv.address);
       for (let i = 0; i < 3; i++) {
         busy.send({ id: i, method: 'get_status' });
         expect(await busy.next()).toMatchObject({ id: i, ok: true });
@@ -527,7 +538,7 @@ describe('faults', () => {
         'idle connections to close',
       );
       // The IpcClient reconnects after its idle connection was closed by the server.
-      const client = new IpcClient({ socketPath: srv.socketPath });
+      const client = new IpcClient({ socketPath: srv.address });
       try {
         expect((await client.request('hello')).group).toBeNull();
         await waitFor(
@@ -587,12 +598,12 @@ describe('faults', () => {
     try {
       const held: RawConn[] = [];
       for (let i = 0; i < 3; i++) {
-        const c = await rawConnect(srv.socketPath);
+        const c = await rawConnect(srv.address);
         c.send({ id: i, method: 'hello' });
         expect(await c.next()).toMatchObject({ id: i, ok: true });
         held.push(c);
       }
-      const extra = await rawConnect(srv.socketPath);
+      const extra = await rawConnect(srv.address);
       const f = await extra.next();
       expectError(f, 'busy', 'limit 3');
       await extra.closed;
@@ -606,7 +617,7 @@ describe('faults', () => {
         (n) => n <= 1,
         'held connections to close',
       );
-      expect(await ask(srv.socketPath, 'hello', undefined, 'later')).toMatchObject({ id: 'later', ok: true });
+      expect(await ask(srv.address, 'hello', undefined, 'later')).toMatchObject({ id: 'later', ok: true });
       held[0]!.close();
     } finally {
       await srv.close();
@@ -632,7 +643,7 @@ describe('faults', () => {
       log: (m) => logs.push(m),
     });
     try {
-      const c = await rawConnect(srv.socketPath);
+      const c = await rawConnect(srv.address);
       c.send({ id: 1, method: 'list_findings', params: { pattern: 'hang' } });
       expectError(await c.next(), 'timeout');
       c.send({ id: 2, method: 'validate_config', params: { config: {} } });
@@ -671,7 +682,7 @@ describe('a client that sends but never reads', () => {
       validateConfig: (v) => g.svc.validateConfig(v),
     };
     const srv = await startIpcServer({ socketPath: scratchSocket(), api, group: null, version: 't' });
-    const c = net.connect(srv.socketPath);
+    const c = net.connect(srv.address);
     try {
       await once(c, 'connect');
       const n = 100;
@@ -737,7 +748,7 @@ describe('a client that sends but never reads', () => {
       idleTimeoutMs: 300,
     });
     try {
-      const c = net.connect(srv.socketPath);
+      const c = net.connect(srv.address);
       c.on('error', () => undefined);
       await once(c, 'connect');
       const req = `${JSON.stringify({ id: 1, method: 'list_findings', params: { limit: 500 } })}\n`;
@@ -754,7 +765,7 @@ describe('a client that sends but never reads', () => {
         'the server to drop the stalled connection',
         10_000,
       );
-      expect(await ask(srv.socketPath, 'hello', undefined, 'ok')).toMatchObject({ id: 'ok', ok: true });
+      expect(await ask(srv.address, 'hello', undefined, 'ok')).toMatchObject({ id: 'ok', ok: true });
       c.destroy();
     } finally {
       await srv.close();
@@ -981,6 +992,43 @@ describe('bounds and guards', () => {
       await srv.close();
     }
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'as root, gives the socket to the owner of its private directory, so that uid (a container) can connect',
+    async () => {
+      const home = tempHome('tg-own-');
+      extraDirs.push(home);
+      chmodSync(home, 0o711); // traversable, as the path to a mounted socket directory is
+      const dir = path.join(home, 'alpha');
+      mkdirSync(dir, { mode: 0o700 });
+      chownSync(dir, 1000, 1000);
+      const p = path.join(dir, 'guardian.sock');
+      const srv = await startIpcServer({ socketPath: p, api: g.svc, group: null, version: 't' });
+      try {
+        const st = lstatSync(p);
+        expect([st.uid, st.mode & 0o777]).toEqual([1000, 0o600]);
+        // A real process of uid 1000 opens it and is answered.
+        const child = spawn(
+          process.execPath,
+          [
+            '-e',
+            `const s = require('node:net').connect(${JSON.stringify(p)});
+             s.on('error', (e) => { console.log('ERR ' + e.code); process.exit(1); });
+             s.on('data', (d) => { console.log(String(d).trim()); process.exit(0); });
+             s.write('{"id":1,"method":"hello"}\\n');`,
+          ],
+          { uid: 1000, gid: 1000, stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        const [code] = (await once(child, 'exit')) as [number];
+        expect(out).toMatch(/"ok":true/);
+        expect(code).toBe(0);
+      } finally {
+        await srv.close();
+      }
+    },
+  );
 
   it('survives clients that are refused as busy and hang up at once', async () => {
     const p = scratchSocket();

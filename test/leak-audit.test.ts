@@ -335,9 +335,13 @@ describe('leak audit', () => {
     for (const name of ['ipc frames', 'mcp results', 'mcp stderr', 'cli status']) {
       const text = sources.get(name)!;
       // An armor line followed (after JSON-escaped line breaks) by the redaction marker is the rule's
-      // public format; anything else would be key material or a key header on its own.
+      // public format (`⟦…⟧` where the text was neutralised); anything else would be key material or a key
+      // header on its own.
       const stripped = text
-        .replace(/-----BEGIN (?:RSA |EC |OPENSSH |ENCRYPTED )?PRIVATE KEY-----(?:\\\\[rn])*\[REDACTED \d+ chars\]/g, '')
+        .replace(
+          /-----BEGIN (?:RSA |EC |OPENSSH |ENCRYPTED )?PRIVATE KEY-----(?:\\\\[rn])*[[⟦]REDACTED \d+ chars[\]⟧]/g,
+          '',
+        )
         .replace(/-----END (?:RSA |EC |OPENSSH |ENCRYPTED )?PRIVATE KEY-----/g, '');
       expect(stripped, name).not.toContain('PRIVATE KEY');
     }

@@ -199,6 +199,9 @@ describe('start, status, stop (built CLI)', () => {
     expect(existsSync(pidFileOf(home))).toBe(false);
     expect(existsSync(socketOf(home))).toBe(false);
     expect(await listening(g.port)).toBe(false);
+    const after = await cli(home, ['status']);
+    expect(after.code).toBe(1);
+    expect(after.stdout).toMatch(/stopped/);
   });
 
   it('SIGTERM while request bodies are still streaming logs the secrets already forwarded upstream', async () => {
@@ -577,6 +580,34 @@ describe('findings log write failure (in-process)', () => {
       expect(findingsOnDisk(t.home).map((f) => f.pattern)).toEqual(['github_token']);
     } finally {
       await t.stop();
+    }
+  });
+});
+
+describe('findings log unwritable from the start (in-process)', () => {
+  it('keeps the proxy serving, counts the dropped write and shows degraded', async () => {
+    const home = newHome();
+    mkdirSync(path.join(home, 'findings.jsonl'), { recursive: true }); // unwritable: it is a directory
+    const t = await startService({ dedup_window_secs: 0 }, {}, home);
+    try {
+      const key = expandExample('npm_{{rand:alnum:36}}');
+      const r = await viaProxyHttp(t.port, `http://localhost:${up.upstream.httpPort}/echo`, {
+        method: 'POST',
+        body: key.text,
+      });
+      expect(r.status).toBe(200);
+      await t.svc.store.flush();
+      const st = await waitFor(
+        () => t.svc.status(null),
+        (s) => s.counters.dropped_writes >= 1,
+        'dropped write',
+      );
+      expect(st.state).toBe('degraded');
+      expect(st.degraded_reasons.join()).toMatch(/findings log not writable/);
+      const again = await viaProxyHttp(t.port, `http://localhost:${up.upstream.httpPort}/plain`);
+      expect(again.status).toBe(200);
+    } finally {
+      await t.svc.stop();
     }
   });
 });

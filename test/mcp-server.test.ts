@@ -134,7 +134,7 @@ describe('tools', () => {
     expect(st.counters.findings.EXFIL).toBeGreaterThanOrEqual(2);
     expect(st.listener.port).toBe(g.port);
     expect(st.pid).toBe(process.pid);
-    expect(text(r)).toMatch(/running; HTTPS inspection on/);
+    expect(text(r)).toMatch(/^Traffic guardian [\w.-]+: running;.*\nHTTPS inspection: on \(CA SHA-256 /);
     for (const f of st.recent_findings) {
       if (f.threat_type === 'INJECTION') {
         expect(f.snippet_neutralised).toBe(true);
@@ -182,7 +182,7 @@ describe('tools', () => {
     const one = ListFindingsResultSchema.parse(oneR.structuredContent);
     expect(one.findings).toHaveLength(1);
     expect(one.truncated).toBe(true);
-    expect(text(oneR)).toMatch(/more match/);
+    expect(text(oneR)).toMatch(/More findings match/);
     expect(all.truncated).toBe(false);
     const future = ListFindingsResultSchema.parse(
       (await call(mcp, 'list_findings', { since: new Date(Date.now() + 3_600_000).toISOString() })).structuredContent,
@@ -223,10 +223,10 @@ describe('tools', () => {
     expect(bothR.ok).toBe(false);
     expect(bothR.errors.map((e) => e.path).sort()).toEqual(['bogus', 'proxy_port']);
     expect(bothR.errors.find((e) => e.path === 'bogus')!.message).toBe('unknown key');
-    expect(text(both)).toMatch(/^(proxy_port|bogus): /m);
+    expect(text(both)).toMatch(/^- (proxy_port|bogus): /m);
     const good = await call(mcp, 'validate_config', { config: { proxy_port: 8080, https_inspection: true } });
     expect(good.structuredContent).toEqual({ ok: true, errors: [] });
-    expect(text(good)).toBe('config is valid');
+    expect(text(good)).toBe('The config is valid. Nothing was applied.');
   });
 });
 

@@ -1,4 +1,4 @@
-// The proxy's incremental HTTP/1.1 response parser (lib/http1/response-parser.ts): body framing
+// The proxy's incremental HTTP/1.1 response parser (host-services/proxy/http1/response-parser.ts): body framing
 // (Content-Length, chunked, until close, none for HEAD/204/304), interim responses, connection reuse,
 // strictness (every malformed head refused before onHead), bounded memory, and a property that
 // serializes random valid responses, feeds them cut at random points, and checks the parser against
@@ -13,7 +13,7 @@ import {
   ResponseParseError,
   ResponseParser,
   type ResponseHead,
-} from '../lib/http1/response-parser.js';
+} from '../host-services/proxy/http1/response-parser.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -1199,7 +1199,7 @@ describe('property: agrees with Node’s HTTP client on the same bytes', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Known parser bugs. Each of these FAILS against the current lib/http1/response-parser.ts; they
+// Known parser bugs. Each of these FAILS against the current host-services/proxy/http1/response-parser.ts; they
 // describe the behaviour the parser should have and are left failing on purpose until it is fixed.
 
 describe('bugs found by this suite, now fixed', () => {

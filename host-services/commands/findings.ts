@@ -161,12 +161,124 @@ async function openIfExists(file: string): Promise<fsp.FileHandle | null> {
   return null;
 }
 
+/** Reads finding lines from a log file from a position on, carrying a partial last line between reads. */
+class LineReader {
+  pos: number;
+  private decoder = new StringDecoder('utf8'); // keeps a multi-byte character split across reads whole
+  private carry = '';
+  private dropping = false; // inside an overlong partial line
+
+  constructor(
+    startPos: number,
+    private readonly onFinding: (f: Finding) => void,
+  ) {
+    this.pos = startPos;
+  }
+
+  async readToEnd(h: fsp.FileHandle): Promise<void> {
+    const buf = Buffer.allocUnsafe(FOLLOW_READ_BLOCK);
+    for (;;) {
+      const { bytesRead } = await h.read(buf, 0, buf.length, this.pos);
+      if (bytesRead === 0) return;
+      this.pos += bytesRead;
+      const lines = (this.carry + this.decoder.write(buf.subarray(0, bytesRead))).split('\n');
+      this.carry = lines.pop() ?? '';
+      for (const line of lines) {
+        if (this.dropping) {
+          this.dropping = false;
+          continue;
+        }
+        const f = line.trim() === '' ? null : parseFindingLine(line);
+        if (f) this.onFinding(f);
+      }
+      if (this.carry.length > FOLLOW_MAX_LINE) {
+        this.carry = '';
+        this.dropping = true;
+      }
+    }
+  }
+
+  /** Starts over at the beginning of another (or a truncated) file. */
+  restart(): void {
+    this.pos = 0;
+    this.decoder = new StringDecoder('utf8');
+    this.carry = ''; // a torn line at the end of the old file stays torn
+    this.dropping = false;
+  }
+}
+
+/**
+ * When the follower looks again: on fs.watch events for the log's directory, on a poll where fs.watch
+ * does not work, and at once when it is stopped (signal, SIGINT/SIGTERM, the output closing).
+ */
+class FollowWaker {
+  stopped: boolean;
+  dirty = false;
+  private wake: (() => void) | null = null;
+  private watcher: FSWatcher | null = null;
+  private readonly stop = () => {
+    this.stopped = true;
+    this.nudge();
+  };
+  private readonly nudge = () => {
+    this.dirty = true;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  };
+
+  constructor(
+    private readonly dir: string,
+    private readonly signal: AbortSignal | undefined,
+    private readonly out: NodeJS.WritableStream,
+  ) {
+    this.stopped = signal?.aborted ?? false;
+    process.on('SIGINT', this.stop);
+    process.on('SIGTERM', this.stop);
+    signal?.addEventListener('abort', this.stop);
+    out.on('error', this.stop); // e.g. EPIPE: the reader went away
+  }
+
+  /** Watches the directory unless a watcher already runs (it may have failed, or the directory was missing). */
+  ensureWatching(): void {
+    if (this.watcher) return;
+    try {
+      const w = watch(this.dir, { persistent: false }, () => this.nudge());
+      w.on('error', () => {
+        w.close();
+        if (this.watcher === w) this.watcher = null; // the poll carries on alone
+      });
+      this.watcher = w;
+    } catch {
+      this.watcher = null; // no directory yet, or no inotify left: poll only
+    }
+  }
+
+  /** Waits for a change, the poll interval, or a stop. */
+  sleep(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(this.nudge, FOLLOW_POLL_MS);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  close(): void {
+    process.off('SIGINT', this.stop);
+    process.off('SIGTERM', this.stop);
+    this.signal?.removeEventListener('abort', this.stop);
+    this.out.off('error', this.stop);
+    this.watcher?.close();
+  }
+}
+
 /**
  * Tails the log. Reads the open file to its end, then checks the path: a different inode means the
  * log rotated: the old file is read to its end, then any rotated files newer than it (more than one
  * rotation between two looks), then the new live file from its start, so nothing written is skipped
  * while the follower keeps up with retention. A smaller size means truncation: read again from the start.
- * Wakes on fs.watch events for the log's directory, and on a poll where fs.watch does not work.
  */
 async function follow(
   file: string,
@@ -178,121 +290,51 @@ async function follow(
 ): Promise<void> {
   let fh = initial;
   let ino = fh ? (await fh.stat()).ino : -1;
-  let pos = startPos;
-  let decoder = new StringDecoder('utf8'); // keeps a multi-byte character split across reads whole
-  let carry = '';
-  let dropping = false; // inside an overlong partial line
-
-  let stopped = signal?.aborted ?? false;
-  let dirty = false;
-  let wake: (() => void) | null = null;
-  const nudge = () => {
-    dirty = true;
-    const w = wake;
-    wake = null;
-    w?.();
-  };
-  const stop = () => {
-    stopped = true;
-    nudge();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  signal?.addEventListener('abort', stop);
-  out.on('error', stop); // e.g. EPIPE: the reader went away
-
-  const watching: { watcher: FSWatcher | null } = { watcher: null };
-  const startWatching = () => {
-    try {
-      const w = watch(path.dirname(file), { persistent: false }, () => nudge());
-      w.on('error', () => {
-        w.close();
-        if (watching.watcher === w) watching.watcher = null; // the poll carries on alone
-      });
-      watching.watcher = w;
-    } catch {
-      watching.watcher = null; // no directory yet, or no inotify left: poll only
-    }
-  };
-
-  const readToEnd = async (h: fsp.FileHandle) => {
-    const buf = Buffer.allocUnsafe(FOLLOW_READ_BLOCK);
-    for (;;) {
-      const { bytesRead } = await h.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) return;
-      pos += bytesRead;
-      const lines = (carry + decoder.write(buf.subarray(0, bytesRead))).split('\n');
-      carry = lines.pop() ?? '';
-      for (const line of lines) {
-        if (dropping) {
-          dropping = false;
-          continue;
-        }
-        const f = line.trim() === '' ? null : parseFindingLine(line);
-        if (f) onFinding(f);
-      }
-      if (carry.length > FOLLOW_MAX_LINE) {
-        carry = '';
-        dropping = true;
-      }
-    }
-  };
-  const restart = () => {
-    pos = 0;
-    decoder = new StringDecoder('utf8');
-    carry = ''; // a torn line at the end of the old file stays torn
-    dropping = false;
-  };
-
+  const reader = new LineReader(startPos, onFinding);
+  const waker = new FollowWaker(path.dirname(file), signal, out);
   try {
-    while (!stopped) {
-      dirty = false;
-      if (!watching.watcher) startWatching();
-      if (fh) await readToEnd(fh);
+    while (!waker.stopped) {
+      waker.dirty = false;
+      waker.ensureWatching();
+      if (fh) await reader.readToEnd(fh);
       const st = await fsp.stat(file).catch(() => null);
       if (st && st.ino !== ino) {
         if (fh) {
-          await readToEnd(fh); // whatever was appended just before the rename
+          await reader.readToEnd(fh); // whatever was appended just before the rename
           await fh.close();
           fh = null;
-          // Several rotations since the last look: read the files between the old one and the new live file.
-          const rotated = logFiles(file).filter((f) => f !== file);
-          for (let k = (await indexOfInode(rotated, ino)) - 1; k >= 0; k--) {
-            const h = await openIfExists(rotated[k]!);
-            if (!h) continue;
-            restart();
-            try {
-              await readToEnd(h);
-            } finally {
-              await h.close();
-            }
-          }
+          await readRotatedSince(file, ino, reader);
         }
         fh = await openIfExists(file);
         ino = fh ? (await fh.stat()).ino : -1;
-        restart();
+        reader.restart();
         // Not a readable log (gone again, or a directory in its place): wait for the next change, never spin.
         if (fh) continue;
       }
-      if (st && fh && st.size < pos) {
-        restart(); // truncated in place
+      if (st && fh && st.size < reader.pos) {
+        reader.restart(); // truncated in place
         continue;
       }
-      if (stopped || dirty) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(nudge, FOLLOW_POLL_MS);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      if (waker.stopped || waker.dirty) continue;
+      await waker.sleep();
     }
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    signal?.removeEventListener('abort', stop);
-    out.off('error', stop);
-    watching.watcher?.close();
+    waker.close();
     await fh?.close().catch(() => undefined);
+  }
+}
+
+/** Several rotations since the last look: reads the rotated files newer than the one with inode `ino`. */
+async function readRotatedSince(file: string, ino: number, reader: LineReader): Promise<void> {
+  const rotated = logFiles(file).filter((f) => f !== file);
+  for (let k = (await indexOfInode(rotated, ino)) - 1; k >= 0; k--) {
+    const h = await openIfExists(rotated[k]!);
+    if (!h) continue;
+    reader.restart();
+    try {
+      await reader.readToEnd(h);
+    } finally {
+      await h.close();
+    }
   }
 }

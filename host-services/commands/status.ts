@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { homePaths } from '../home.js';
 import { readPidFile } from '../pid-file.js';
-import { IpcClient } from '../../lib/ipc-client.js';
+import { IpcClient } from '../../mcp-tools/ipc-client.js';
 import { EXIT_FAIL, EXIT_OK } from '../cli-errors.js';
 
 export const STATUS_HELP = `Usage: traffic-guardian status [--json] [--socket PATH]

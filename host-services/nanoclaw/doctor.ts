@@ -264,22 +264,16 @@ async function checkGroup(g: { folder: string; id: string }, c: GroupCtx): Promi
         : `${inBundle.size} certificates (guardian CA, ${onecliCa.size ? "OneCLI's CA, " : 'no OneCLI CA in use, '}${roots} public roots)`,
       fix: respawn,
     });
-    c.add({
-      name: name('chained to its own OneCLI gateway'),
-      ok: true,
-      detail: up
-        ? `gateway ${redactUrl(up.proxy_url)} (this agent's own credential)`
-        : 'no OneCLI gateway in the container arguments: traffic goes direct',
-    });
   }
 
   // A request through the proxy with the group's credential, answered by the guardian itself.
   if (c.cfg) {
     const r = await probeThroughProxy({ host: c.cfg.proxy_host, port: c.cfg.proxy_port }, PROBE_HOST, authorization);
     let seenGroup: unknown;
+    let upstream: unknown;
     if ('status' in r && r.status === 200) {
       try {
-        seenGroup = (JSON.parse(r.body) as { group?: unknown }).group;
+        ({ group: seenGroup, upstream } = JSON.parse(r.body) as { group?: unknown; upstream?: unknown });
       } catch {
         seenGroup = undefined;
       }
@@ -291,6 +285,19 @@ async function checkGroup(g: { folder: string; id: string }, c: GroupCtx): Promi
         'error' in r ? r.error : r.status !== 200 ? `HTTP ${r.status}` : `the guardian saw group ${String(seenGroup)}`,
       fix: 'start the guardian with the config install wrote (proxy_auth "groups"), then run doctor again',
     });
+    // OneCLI picks secrets and approvals by the agent's own token: the group must reach its own gateway.
+    const rec = readUpstream(upstreamFile(c.np, g.folder));
+    if (rec && seenGroup === g.folder) {
+      c.add({
+        name: name('chained to its own OneCLI gateway'),
+        ok: upstream === 'group',
+        detail:
+          upstream === 'group'
+            ? `gateway ${redactUrl(rec.proxy_url)}, with this agent's own credential`
+            : `a gateway is recorded (${redactUrl(rec.proxy_url)}) but the guardian sends this group's traffic ${String(upstream ?? 'elsewhere')}`,
+        fix: `set "group_upstreams": true in ${c.o.paths.config} (install writes it) and restart the guardian`,
+      });
+    }
   }
 }
 

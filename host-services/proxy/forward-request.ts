@@ -1,13 +1,13 @@
 // Forwards one client request to its upstream and the answer back, with the proxy's own lean HTTP/1.1
 // client: the request head is written in one piece on a pooled keep-alive connection, the response is
-// read by lib/http1/response-parser.ts and written to the client's ServerResponse. Node's HTTP client
+// read by host-services/proxy/http1/response-parser.ts and written to the client's ServerResponse. Node's HTTP client
 // (ClientRequest, agent, IncomingMessage) cost about half the proxy's CPU per request; without it the
 // guardian roughly doubled its requests per second. One Exchange object per request holds the state and
 // receives the socket, parser and client events as method calls (few closures, no listener churn on the
 // upstream socket). Body bytes go to taps (the scanners) after they have been forwarded, and both
 // directions keep backpressure: nothing is buffered beyond a socket's own buffers.
 import type http from 'node:http';
-import { ResponseParser, type ResponseEvents, type ResponseHead } from '../../lib/http1/response-parser.js';
+import { ResponseParser, type ResponseEvents, type ResponseHead } from './http1/response-parser.js';
 import { formatHostPort } from './connect-target.js';
 import type { ConnHolder, UpstreamConn, UpstreamPool, UpstreamTarget } from './upstream-pool.js';
 import type { UpstreamProxy } from './upstream-proxy.js';

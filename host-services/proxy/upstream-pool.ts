@@ -65,6 +65,8 @@ export class UpstreamPool {
     private readonly opts: {
       secureContext: tls.SecureContext;
       upstreamProxy?: UpstreamProxy;
+      /** Told of every TCP connection opened directly (loop detection, own-address.ts). */
+      track?: (s: net.Socket) => void;
       /** Defaults IDLE_MS and MAX_IDLE_PER_TARGET (lowered by tests). */
       idleMs?: number;
       maxIdlePerTarget?: number;
@@ -175,6 +177,7 @@ export class UpstreamPool {
 
   private tcp(t: HostPort): Promise<net.Socket> {
     const s = net.connect({ host: t.host, port: t.port });
+    this.opts.track?.(s);
     return opened(s, 'connect', 'connect');
   }
 
@@ -187,6 +190,7 @@ export class UpstreamPool {
       secureContext: this.opts.secureContext,
       ALPNProtocols: ['http/1.1'],
     });
+    if (!socket) this.opts.track?.(s);
     return opened(s, 'secureConnect', 'TLS connect', socket);
   }
 }

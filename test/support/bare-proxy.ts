@@ -57,7 +57,7 @@ export async function startBareProxy(
     counters,
     findings,
     logs,
-    openSockets: () => (proxy as unknown as { sockets: Set<unknown> }).sockets.size,
+    openSockets: () => proxy.openSockets,
     stop: async () => {
       await proxy.stop();
       rmSync(home, { recursive: true, force: true });
