@@ -190,7 +190,7 @@ describe('traffic-guardian install: a transaction', () => {
     const db = fx.dbDump();
     const r = await install('--group', 'alpha', '--group', 'delta');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/group delta has no container config yet/);
+    expect(r.stderr).toMatch(/group delta has never spawned, so it has no container config yet/);
     expect(r.stderr).toMatch(/Send the group a message/);
     expect(fx.snapshot()).toEqual(files);
     expect(fx.dbDump()).toBe(db);

@@ -173,3 +173,82 @@ describe('streaming scanner', () => {
     expect(/[\u{E0000}-\u{E007F}]/u.test(hit!.snippet)).toBe(false);
   });
 });
+
+describe('finding offsets point into the body as received', () => {
+  it('for JSON-escaped, percent-encoded, base64 and hex matches, and after earlier batches', async () => {
+    const key = anthropicKey();
+    const pad = '{"pad":"' + 'lorem ipsum\\n'.repeat(9000) + '"}\n'; // > one batch, full of escapes
+    const jsonEscaped = key.text.replace(/-/g, '\\u002d');
+    const pct = encodeURIComponent(key.text).replace(/-/g, '%2D');
+    const b64 = Buffer.from(`ANTHROPIC_API_KEY=${key.text}\n`).toString('base64'); // key at byte 18: group 6
+    const hex = Buffer.from(`key: ${key.text}`).toString('hex'); // key at byte 5: char 10
+    const cases: [string, string, number][] = [
+      [`${pad}{"note":"\\n\\t${jsonEscaped}"}`, 'json', 0],
+      [`${pad}q=%20x&k=${pct}&x=1`, 'percent', 0],
+      [`${pad}{"a":"\\n\\n\\n\\n","blob":"${b64}"}`, 'base64', 24],
+      [`${pad}data=${hex};`, 'hex', 10],
+    ];
+    for (const [body, enc, within] of cases) {
+      const encodedRun = { json: jsonEscaped, percent: pct, base64: b64, hex }[enc]!;
+      const at = body.indexOf(encodedRun);
+      const r = await scanBuffer(Buffer.from(body, 'latin1'), opts('outbound'), 4096);
+      const hit = r.detections.find((d) => d.pattern === 'ai_api_key');
+      expect(hit, enc).toBeDefined();
+      expect(hit!.encoding.split('>'), enc).toContain(enc);
+      expect(hit!.offset, enc).toBe(at + within);
+    }
+  });
+
+  it('reports a match seen raw and percent-decoded once (a badge-like image URL)', async () => {
+    const body = Buffer.from('# Title\n![b](https://x.example/b.png?p=%7Bdata%7D)\n');
+    const r = await scanBuffer(body, opts('inbound'));
+    const hits = r.detections.filter((d) => d.pattern === 'markdown_image_exfil');
+    expect(hits).toHaveLength(1);
+    expect(hits[0]!.offset).toBe(body.indexOf('![b]'));
+  });
+});
+
+describe('catch-all rules', () => {
+  it('report a secret-named key only where no specific rule knows the value', async () => {
+    const groq = expandExample('gsk_{{rand:alnum:52}}');
+    const other = expandExample('{{rand:alnum:32}}');
+    const body = Buffer.from(`{"api_key":"${groq.text}","apiSecret":"${other.text}"}`);
+    const r = await scanBuffer(body, opts('outbound'));
+    const ids = r.detections.map((d) => d.pattern).sort();
+    expect(ids).toEqual(['generic_secret', 'groq_api_key']);
+    // The match starts at the `:` after the key (the key name is checked before it).
+    expect(r.detections.find((d) => d.pattern === 'generic_secret')!.offset).toBe(body.indexOf(other.text) - 2);
+    expectNoLeak(JSON.stringify(r.detections), [...groq.randomParts, ...other.randomParts]);
+  });
+});
+
+describe('breadth in native context', () => {
+  // The issue's measurement: each credential kind inside an MCP tools/call body and a form post.
+  const exfil = rulesFor('outbound').filter((r) => r.threat_type === 'EXFIL');
+  it.each(exfil.map((r) => [r.id, r] as const))(
+    '%s is found in an MCP tools/call body and a form post',
+    async (id, rule) => {
+      for (const template of rule.examples.positive) {
+        const ex = expandExample(template);
+        const mcp = JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'save_note', arguments: { title: 'config', content: ex.text } },
+        });
+        const form = `title=config&content=${encodeURIComponent(ex.text)}&submit=1`;
+        for (const [kind, body] of [
+          ['mcp', mcp],
+          ['form', form],
+        ] as const) {
+          const r = await scanBuffer(Buffer.from(body, 'utf8'), opts('outbound'));
+          const ids = r.detections.map((d) => d.pattern);
+          // A catch-all rule may give way to a specific one on the same secret; anything else must be its own.
+          const found = ids.includes(id) || (rule.fallback === true && r.detections.length > 0);
+          expect(found, `${id} in ${kind}: ${JSON.stringify(template)} gave ${ids.join(',')}`).toBe(true);
+          expectNoLeak(JSON.stringify(r.detections), ex.randomParts);
+        }
+      }
+    },
+  );
+});

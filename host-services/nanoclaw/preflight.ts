@@ -85,7 +85,7 @@ export async function preflight(o: InstallOptions): Promise<Plan> {
 
   const ncl = new Ncl(dir);
   const newGroups: Plan['newGroups'] = [];
-  for (const folder of wanted) newGroups.push({ folder, id: await checkGroup(dir, ncl, folder, o.dryRun) });
+  for (const folder of wanted) newGroups.push({ folder, id: await checkGroup(ncl, folder, o.dryRun) });
 
   const own = readOwnConfig(o.paths.config);
   const port = portFrom(own, o.port);
@@ -139,12 +139,8 @@ export async function preflight(o: InstallOptions): Promise<Plan> {
   };
 }
 
-async function checkGroup(dir: string, ncl: Ncl, folder: string, dryRun: boolean): Promise<string> {
-  if (!existsSync(path.join(dir, 'groups', folder))) {
-    throw new PreflightError(
-      `--group ${folder}: ${dir}/groups/${folder} does not exist (ls ${dir}/groups lists the groups)`,
-    );
-  }
+async function checkGroup(ncl: Ncl, folder: string, dryRun: boolean): Promise<string> {
+  // NanoClaw is asked first: a group it knows may have no folder yet (the folder appears at its first spawn).
   try {
     const id = await ncl.groupId(folder);
     const servers = await ncl.mcpServers(id);
@@ -165,8 +161,13 @@ async function checkGroup(dir: string, ncl: Ncl, folder: string, dryRun: boolean
     }
     if (err.kind === 'no-config') {
       throw new PreflightError(
-        `group ${folder} has no container config yet: NanoClaw creates it when the group's container first starts. ` +
-          'Send the group a message (or run `ncl groups restart --id <id> --message hello`), then run install again',
+        `group ${folder} has never spawned, so it has no container config yet (NanoClaw creates it when the group's ` +
+          'container first starts). Send the group a message once, then run install again',
+      );
+    }
+    if (err.kind === 'not-found') {
+      throw new PreflightError(
+        `--group ${folder}: ${err.message}; \`ncl groups list\` shows the groups NanoClaw knows`,
       );
     }
     throw new PreflightError(`group ${folder}: ${err.message}`);

@@ -88,3 +88,77 @@ export function looksLikeRealSecret(secret: string, minEntropy = 3): boolean {
 export function textBefore(text: string, index: number, n: number): string {
   return index <= n ? '\n' + text.slice(0, index) : text.slice(index - n, index);
 }
+
+/** Default and tutorial passwords that documentation uses (`postgres://postgres:postgres@`, `scott:tiger`). */
+const COMMON_PASSWORDS = new Set([
+  'password',
+  'passwd',
+  'pass',
+  'secret',
+  'postgres',
+  'mysql',
+  'root',
+  'admin',
+  'guest',
+  'user',
+  'test',
+  'tiger',
+  'redis',
+  'rabbitmq',
+  'mongo',
+  'mongodb',
+  'changeit',
+  'letmein',
+  'pwd',
+  'pw',
+  'foo',
+  'bar',
+  'foobar',
+  'default',
+  'qwerty',
+  'hunter2',
+]);
+
+/** Number of character classes (lower, upper, digit, other) in `s`. */
+export function charClasses(s: string): number {
+  return Number(/[a-z]/.test(s)) + Number(/[A-Z]/.test(s)) + Number(/[0-9]/.test(s)) + Number(/[^A-Za-z0-9]/.test(s));
+}
+
+/**
+ * A human-chosen or generated password in a URL, .netrc or config file, as opposed to a placeholder:
+ * at least 6 characters, not a tutorial default, not the user name, and mixing at least two character
+ * classes (`s3cret!`, not `password` or `PASSWORD`).
+ */
+export function looksLikePassword(pw: string, user = ''): boolean {
+  if (pw.length < 6 || pw.length > 256) return false;
+  if (isPlaceholder(pw) || isDocExample(pw)) return false;
+  const lower = pw.toLowerCase();
+  if (COMMON_PASSWORDS.has(lower) || lower === user.toLowerCase()) return false;
+  if (
+    /^(?:pass(?:word)?|secret|pwd|user(?:name)?|db|my|test)[-_]?[a-z0-9]{0,12}$/i.test(pw) &&
+    !/[A-Z].*[0-9]|[0-9].*[A-Z]/.test(pw)
+  )
+    return false;
+  if (/^[A-Z_]+$/.test(pw) || /^[a-z_-]+$/.test(pw)) return false; // PASSWORD, db_password: words
+  return charClasses(pw) >= 2 && distinctChars(pw) >= 5;
+}
+
+/**
+ * Words joined by `_`, `-`, `.` or camel case (`aes_key_st`, `token.ERRORTOKEN`, `getAccessToken`,
+ * `testPass`): an identifier or a name, not key material.
+ */
+export function isWordy(v: string): boolean {
+  if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(v)) return true; // process.env.X, self.token
+  const parts = v.split(/[-_.]+|(?<=[a-z])(?=[A-Z])/).filter((p) => p.length > 0);
+  return parts.every((p) => /^(?:[a-z]+|[A-Z][a-z]+|[A-Z]+)[0-9]{0,3}$/.test(p));
+}
+
+/**
+ * A value that is program code rather than data: a call or a tuple/list/set (`Symbol.for(`,
+ * `getpass.getpass(`, `(hkey_mod.HKEY_USERS,`), or an identifier (`aes_key_st`, `token.ERRORTOKEN`).
+ */
+export function isCodeValue(value: string): boolean {
+  if (/^[([{]/.test(value) || /^[A-Za-z_$][\w$.]*\(/.test(value)) return true;
+  const v = value.replace(/[;,]+$/, ''); // a statement's end: `A_KEY = B_KEY;`
+  return v.length > 0 && isWordy(v);
+}

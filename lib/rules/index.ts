@@ -1,6 +1,13 @@
 // The rule catalogue: every detection rule, and the per-direction selection the scanner uses.
 import type { Direction } from '../finding-schema.js';
 import { CREDENTIAL_RULES } from './exfil-credentials.js';
+import { AI_RULES } from './credentials-ai.js';
+import { CHAT_RULES } from './credentials-chat.js';
+import { URL_RULES } from './credentials-urls.js';
+import { CONFIG_FILE_RULES } from './credentials-config-files.js';
+import { CLOUD_RULES } from './credentials-cloud.js';
+import { SAAS_RULES } from './credentials-saas.js';
+import { GENERIC_RULES } from './credentials-generic.js';
 import { FILE_RULES } from './exfil-files.js';
 import { PROMPT_RULES } from './injection-prompt.js';
 import { SHELL_RULES } from './injection-shell.js';
@@ -8,7 +15,20 @@ import type { Rule } from './rule.js';
 
 export type { Rule } from './rule.js';
 
-export const ALL_RULES: readonly Rule[] = [...CREDENTIAL_RULES, ...FILE_RULES, ...SHELL_RULES, ...PROMPT_RULES];
+// One file per family; a new rule goes into its family's file and that file's exported list.
+export const ALL_RULES: readonly Rule[] = [
+  ...CREDENTIAL_RULES,
+  ...AI_RULES,
+  ...CHAT_RULES,
+  ...URL_RULES,
+  ...CONFIG_FILE_RULES,
+  ...CLOUD_RULES,
+  ...SAAS_RULES,
+  ...GENERIC_RULES,
+  ...FILE_RULES,
+  ...SHELL_RULES,
+  ...PROMPT_RULES,
+];
 
 export const RULE_IDS: readonly string[] = ALL_RULES.map((r) => r.id);
 

@@ -19,6 +19,30 @@ export function keywordsPresent(rule: Rule, lower: string): boolean {
 }
 
 /**
+ * The sensitive part of a match: group `secret`, or for patterns with several alternatives (a regex
+ * may not repeat a group name on Node 20) the first of `secret2`, `secret3`, ... that took part.
+ */
+export function secretGroup(m: RegExpExecArray): string | undefined {
+  const g = m.groups;
+  if (!g) return undefined;
+  if (g.secret !== undefined) return g.secret;
+  for (let i = 2; i <= 4; i++) {
+    const s = g[`secret${i}`];
+    if (s !== undefined) return s;
+  }
+  return undefined;
+}
+
+function secretIndices(groups: Record<string, [number, number] | undefined>): [number, number] | undefined {
+  if (groups.secret) return groups.secret;
+  for (let i = 2; i <= 4; i++) {
+    const g = groups[`secret${i}`];
+    if (g) return g;
+  }
+  return undefined;
+}
+
+/**
  * All accepted hits of `rule` in `text`. `destHost`, when given, silences credentials sent to their issuer.
  * Matching is bounded: a zero-length match advances, and at most `maxHits` are returned.
  */
@@ -32,10 +56,19 @@ export function findRuleHits(rule: Rule, text: string, destHost?: string, maxHit
       re.lastIndex++;
       continue;
     }
-    const secret = m.groups?.secret;
-    let secretStart = m.index;
-    let secretEnd = m.index + m[0].length;
-    if (secret !== undefined) {
+    const secret = secretGroup(m);
+    let start = m.index;
+    let end = m.index + m[0].length;
+    let secretStart = start;
+    let secretEnd = end;
+    const at = m.indices?.groups && secret !== undefined ? secretIndices(m.indices.groups) : undefined;
+    if (at) {
+      // A pattern with the `d` flag may hold its secret in a lookbehind (matched at a rarer literal
+      // after it, such as the `@` of `user:pass@host`): the hit spans both.
+      [secretStart, secretEnd] = at;
+      start = Math.min(start, secretStart);
+      end = Math.max(end, secretEnd);
+    } else if (secret !== undefined) {
       // Locate the group inside the match (indices flag is not required of rule authors).
       const rel = m[0].lastIndexOf(secret);
       secretStart = m.index + Math.max(0, rel);
@@ -44,7 +77,7 @@ export function findRuleHits(rule: Rule, text: string, destHost?: string, maxHit
     const secretText = text.slice(secretStart, secretEnd);
     if (rule.accept && !rule.accept(m, secretText)) continue;
     if (destHost && rule.issuerHosts && hostMatches(destHost, rule.issuerHosts(secretText))) continue;
-    hits.push({ start: m.index, end: m.index + m[0].length, secretStart, secretEnd });
+    hits.push({ start, end, secretStart, secretEnd });
   }
   re.lastIndex = 0;
   return hits;

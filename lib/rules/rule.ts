@@ -28,12 +28,14 @@ export interface Rule {
   readonly description: string;
   /**
    * Lowercase literals; the pattern only runs on a view whose lowercased text contains at least one.
-   * Every possible match must contain one of them (this is the prefilter that keeps scanning fast).
+   * Every possible match, or the 64 characters before it where `accept` checks a key name there, must
+   * contain one of them (this is the prefilter that keeps scanning fast).
    */
   readonly keywords: readonly string[];
   /**
    * Global (`g`) regex run on a latin1 view of the bytes (one char per byte). For EXFIL rules the named
-   * group `secret` marks the sensitive part to redact and fingerprint; without it the whole match is.
+   * group `secret` marks the sensitive part to redact and fingerprint (`secret2`, `secret3`, ... in
+   * further alternatives: Node 20 regexes cannot repeat a group name); without one the whole match is.
    */
   readonly pattern: RegExp;
   /** Public, non-random format prefix a redacted snippet may keep (`sk-ant-api03-`, `ghp_`, `AKIA`). */
@@ -42,5 +44,10 @@ export interface Rule {
   readonly accept?: (match: RegExpExecArray, secret: string) => boolean;
   /** Hosts that issued this credential: sending it there is normal use. `*.example.com` matches subdomains. */
   readonly issuerHosts?: (secret: string) => readonly string[];
+  /**
+   * A catch-all rule (the generic secret-named key): the scanner drops its hit where a specific rule
+   * found a secret overlapping the same span in the same view, so one secret gives one finding.
+   */
+  readonly fallback?: boolean;
   readonly examples: RuleExamples;
 }

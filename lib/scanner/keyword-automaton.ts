@@ -5,21 +5,32 @@
 // bytes: the same loop over a (sliced) string's charCodeAt was about 2x slower.
 import type { Rule } from '../rules/rule.js';
 
-/** Rules per automaton: one bit each in a 32-bit mask (one bit kept clear for sign safety). */
-const RULES_PER_GROUP = 31;
+/** Rules per mask word: one bit each in a 32-bit word (one bit kept clear for sign safety). */
+const RULES_PER_WORD = 31;
 
 interface Dfa {
   /** Byte -> character class (0 = a byte no keyword contains). */
   cls: Uint8Array;
-  /** Next state, pre-multiplied by the class count: `delta[state + cls]`. */
+  /**
+   * Next state, pre-multiplied by the class count: `delta[state + cls]`; negative (`~next`) when the
+   * next state completes a keyword.
+   */
   delta: Int32Array;
-  /** Rule mask completed at a state (indexed like `delta`, at the state's base). */
+  /** Class count (a state's base is `state * nc`). */
+  nc: number;
+  /** Mask words per state. */
+  words: number;
+  /** Rule masks completed at a state: `out[(base / nc) * words + w]`. */
   out: Int32Array;
-  all: number;
   /** Longest keyword: a lane reads this many bytes minus one past its end, so no keyword straddles lanes unseen. */
   maxLen: number;
 }
 
+/**
+ * One automaton over every rule's keywords, however many rules there are: the walk's cost is one
+ * lookup per byte, and the rule masks (one 31-bit word per 31 rules) are only read where a keyword
+ * ends. (One automaton per 31 rules made the walk, the scanner's main cost, grow with the catalogue.)
+ */
 function buildDfa(groups: readonly (readonly string[])[]): Dfa {
   const cls = new Uint8Array(256);
   let nc = 1;
@@ -35,9 +46,9 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
       }
     }
   }
-  // Trie.
+  const words = Math.max(1, Math.ceil(groups.length / RULES_PER_WORD));
   const go: Map<number, number>[] = [new Map()];
-  const out: number[] = [0];
+  const out: number[][] = [new Array<number>(words).fill(0)];
   groups.forEach((ks, ri) => {
     for (const k of ks) {
       let s = 0;
@@ -47,15 +58,14 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
         if (t === undefined) {
           t = go.length;
           go.push(new Map());
-          out.push(0);
+          out.push(new Array<number>(words).fill(0));
           go[s]!.set(c, t);
         }
         s = t;
       }
-      out[s]! |= 1 << ri;
+      out[s]![Math.floor(ri / RULES_PER_WORD)]! |= 1 << (ri % RULES_PER_WORD);
     }
   });
-  // Failure links, breadth first, folded into a full transition table.
   const n = go.length;
   const delta = new Int32Array(n * nc);
   const fail = new Int32Array(n);
@@ -69,7 +79,7 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
   }
   for (let qi = 0; qi < queue.length; qi++) {
     const s = queue[qi]!;
-    out[s]! |= out[fail[s]!]!;
+    for (let w = 0; w < words; w++) out[s]![w]! |= out[fail[s]!]![w]!;
     for (let c = 0; c < nc; c++) {
       const t = go[s]!.get(c);
       if (t !== undefined) {
@@ -81,36 +91,69 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
       }
     }
   }
-  // Transitions hold the next state's base index (state * nc); a state that completes a keyword is
-  // stored negated (~base) so the hot loop only looks at outputs when one was reached.
+  const hasOut = (t: number) => out[t]!.some((m) => m !== 0);
   const pre = new Int32Array(n * nc);
-  const outAt = new Int32Array(n * nc);
   for (let i = 0; i < n * nc; i++) {
     const t = delta[i]!;
-    pre[i] = out[t] !== 0 ? ~(t * nc) : t * nc;
+    pre[i] = hasOut(t) ? ~(t * nc) : t * nc;
   }
-  for (let s = 0; s < n; s++) outAt[s * nc] = out[s]!;
-  const all = groups.length === 32 ? -1 : (1 << groups.length) - 1;
+  const flat = new Int32Array(n * words);
+  for (let s = 0; s < n; s++) for (let w = 0; w < words; w++) flat[s * words + w] = out[s]![w]!;
   const maxLen = Math.max(1, ...groups.flatMap((ks) => ks.map((k) => k.length)));
-  return { cls, delta: pre, out: outAt, all, maxLen };
+  return { cls, delta: pre, nc, words, out: flat, maxLen };
 }
 
-/**
- * Walks bytes [from, to) from state `st` (a base index; 0 for the start) and returns the rule mask of the
- * keywords completed on the way, stopping early once every rule has one.
- */
-function walkDfa(d: Dfa, bytes: Uint8Array, st: number, from: number, to: number): number {
-  const { cls, delta, out, all } = d;
-  let mask = 0;
+/** The rule masks found so far in one view, and whether every rule has been seen (walks may stop). */
+class Hits {
+  readonly mask: Int32Array;
+  private readonly full: Int32Array;
+  private found = 0;
+  done = false;
+
+  constructor(
+    private readonly d: Dfa,
+    ruleCount: number,
+  ) {
+    this.mask = new Int32Array(d.words);
+    this.full = new Int32Array(d.words);
+    for (let r = 0; r < ruleCount; r++) this.full[Math.floor(r / RULES_PER_WORD)]! |= 1 << (r % RULES_PER_WORD);
+  }
+
+  /** Records the keywords completed at the state with base `base`. */
+  add(base: number): void {
+    const { out, words, nc } = this.d;
+    const at = (base / nc) * words;
+    let complete = true;
+    for (let w = 0; w < words; w++) {
+      const m = (this.mask[w]! |= out[at + w]!);
+      if (m !== this.full[w]) complete = false;
+    }
+    this.found++;
+    this.done = complete;
+  }
+
+  get any(): boolean {
+    return this.found > 0;
+  }
+
+  reset(): void {
+    this.mask.fill(0);
+    this.found = 0;
+    this.done = false;
+  }
+}
+
+/** Walks bytes [from, to) from state `st` (a base index; 0 for the start), recording completed keywords. */
+function walkDfa(d: Dfa, bytes: Uint8Array, st: number, from: number, to: number, hits: Hits): void {
+  const { cls, delta } = d;
   for (let i = from; i < to; i++) {
     st = delta[st + cls[bytes[i]!]!]!;
     if (st < 0) {
       st = ~st;
-      mask |= out[st]!;
-      if (mask === all) break;
+      hits.add(st);
+      if (hits.done) return;
     }
   }
-  return mask;
 }
 
 /** Below this many bytes a view is walked in one lane. */
@@ -123,10 +166,10 @@ const LANES_FROM = 1024;
  * `maxLen - 1` bytes into the next slice, so a keyword that crosses a boundary is still whole in the
  * lane it starts in.
  */
-function runDfaLanes(d: Dfa, bytes: Uint8Array): number {
+function runDfaLanes(d: Dfa, bytes: Uint8Array, hits: Hits): void {
   const n = bytes.length;
-  if (n < LANES_FROM || d.maxLen * 16 > n) return walkDfa(d, bytes, 0, 0, n);
-  const { cls, delta, out, all } = d;
+  if (n < LANES_FROM || d.maxLen * 16 > n) return walkDfa(d, bytes, 0, 0, n, hits);
+  const { cls, delta } = d;
   const q = n >> 3;
   const o1 = q;
   const o2 = 2 * q;
@@ -135,7 +178,6 @@ function runDfaLanes(d: Dfa, bytes: Uint8Array): number {
   const o5 = 5 * q;
   const o6 = 6 * q;
   const o7 = 7 * q;
-  // Lanes 0-6 read q + maxLen - 1 bytes; lane 7 reads to the end (n - o7 >= q).
   const laneEnd = q + d.maxLen - 1;
   const len = Math.min(laneEnd, n - o7);
   let s0 = 0;
@@ -146,7 +188,6 @@ function runDfaLanes(d: Dfa, bytes: Uint8Array): number {
   let s5 = 0;
   let s6 = 0;
   let s7 = 0;
-  let mask = 0;
   for (let k = 0; k < len; k++) {
     s0 = delta[s0 + cls[bytes[k]!]!]!;
     s1 = delta[s1 + cls[bytes[o1 + k]!]!]!;
@@ -157,47 +198,48 @@ function runDfaLanes(d: Dfa, bytes: Uint8Array): number {
     s6 = delta[s6 + cls[bytes[o6 + k]!]!]!;
     s7 = delta[s7 + cls[bytes[o7 + k]!]!]!;
     if ((s0 | s1 | s2 | s3 | s4 | s5 | s6 | s7) < 0) {
-      if (s0 < 0) mask |= out[(s0 = ~s0)]!;
-      if (s1 < 0) mask |= out[(s1 = ~s1)]!;
-      if (s2 < 0) mask |= out[(s2 = ~s2)]!;
-      if (s3 < 0) mask |= out[(s3 = ~s3)]!;
-      if (s4 < 0) mask |= out[(s4 = ~s4)]!;
-      if (s5 < 0) mask |= out[(s5 = ~s5)]!;
-      if (s6 < 0) mask |= out[(s6 = ~s6)]!;
-      if (s7 < 0) mask |= out[(s7 = ~s7)]!;
-      if (mask === all) return mask;
+      if (s0 < 0) hits.add((s0 = ~s0));
+      if (s1 < 0) hits.add((s1 = ~s1));
+      if (s2 < 0) hits.add((s2 = ~s2));
+      if (s3 < 0) hits.add((s3 = ~s3));
+      if (s4 < 0) hits.add((s4 = ~s4));
+      if (s5 < 0) hits.add((s5 = ~s5));
+      if (s6 < 0) hits.add((s6 = ~s6));
+      if (s7 < 0) hits.add((s7 = ~s7));
+      if (hits.done) return;
     }
   }
   // What is left: lanes 0-6 up to their overlap end (when lane 7 was the shorter), lane 7 to the end.
   const states = [s0, s1, s2, s3, s4, s5, s6];
   if (len < laneEnd) {
-    for (let j = 0; j < 7; j++) mask |= walkDfa(d, bytes, states[j]!, j * q + len, j * q + laneEnd);
+    for (let j = 0; j < 7 && !hits.done; j++) walkDfa(d, bytes, states[j]!, j * q + len, j * q + laneEnd, hits);
   }
-  return mask | walkDfa(d, bytes, s7, o7 + len, n);
+  if (!hits.done) walkDfa(d, bytes, s7, o7 + len, n, hits);
 }
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
 
 export class KeywordPrefilter {
-  private readonly groups: { rules: readonly Rule[]; dfa: Dfa }[] = [];
+  private readonly dfa: Dfa;
+  /** Reused by every call (a call never yields before it returns its rules). */
+  private readonly hits: Hits;
 
-  constructor(rules: readonly Rule[]) {
-    for (let i = 0; i < rules.length; i += RULES_PER_GROUP) {
-      const part = rules.slice(i, i + RULES_PER_GROUP);
-      this.groups.push({ rules: part, dfa: buildDfa(part.map((r) => r.keywords)) });
-    }
+  constructor(private readonly rules: readonly Rule[]) {
+    this.dfa = buildDfa(rules.map((r) => r.keywords));
+    this.hits = new Hits(this.dfa, rules.length);
   }
 
   /** Rules with at least one keyword (case-insensitively) in the latin1 `bytes`, in rule order. */
   candidates(bytes: Uint8Array): readonly Rule[] {
+    const hits = this.hits;
+    hits.reset();
+    runDfaLanes(this.dfa, bytes, hits);
     // Most views match no keyword: no array is made for them.
-    let out: Rule[] | null = null;
-    for (const g of this.groups) {
-      const mask = runDfaLanes(g.dfa, bytes);
-      if (mask === 0) continue;
-      out ??= [];
-      for (let i = 0; i < g.rules.length; i++) if (mask & (1 << i)) out.push(g.rules[i]!);
+    if (!hits.any) return NO_RULES;
+    const out: Rule[] = [];
+    for (let i = 0; i < this.rules.length; i++) {
+      if (hits.mask[Math.floor(i / RULES_PER_WORD)]! & (1 << (i % RULES_PER_WORD))) out.push(this.rules[i]!);
     }
-    return out ?? NO_RULES;
+    return out;
   }
 }

@@ -13,6 +13,7 @@ import { decodePercent } from '../decode/percent.js';
 import { decodeEncodedRuns } from '../decode/encoded-runs.js';
 import { buildSnippet, fingerprint } from '../redact.js';
 import { KeywordPrefilter } from './keyword-automaton.js';
+import { runSourceOffset, sourceMapper } from './offset-map.js';
 
 /** Prefilters are built once per rule list and shared by every engine using that list. */
 const prefilters = new WeakMap<readonly Rule[], KeywordPrefilter>();
@@ -60,6 +61,21 @@ const TOKEN_CHAR = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-') TOKEN_CHAR[c.charCodeAt(0)] = 1;
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Drops hits of catch-all rules (`Rule.fallback`, e.g. generic_secret) whose secret overlaps one a
+ * specific rule found in the same view: one secret, one finding, from the rule that knows its kind.
+ */
+function dropFallbackHits(hits: PendingHit[]): void {
+  if (!hits.some((h) => h.rule.fallback)) return;
+  const specific = hits.filter((h) => !h.rule.fallback && h.rule.threat_type === 'EXFIL');
+  for (let i = hits.length - 1; i >= 0; i--) {
+    const h = hits[i]!;
+    if (!h.rule.fallback) continue;
+    const { secretStart: a, secretEnd: b } = h.hit;
+    if (specific.some((s) => s.hit.secretStart < b && a < s.hit.secretEnd)) hits.splice(i, 1);
+  }
+}
 
 export class TextEngine {
   /** The window: `win[0, len)` holds the kept tail and the bytes not yet scanned. */
@@ -141,7 +157,8 @@ export class TextEngine {
   }
 
   private scan(final: boolean): void {
-    this.scanView(this.win.subarray(0, this.len), this.opts.chainPrefix ?? [], !final, this.bufStart, 0, null);
+    const start = this.bufStart;
+    this.scanView(this.win.subarray(0, this.len), this.opts.chainPrefix ?? [], !final, (p) => start + p, 0, null);
     this.pending = 0;
     if (!final) this.trim();
   }
@@ -170,26 +187,35 @@ export class TextEngine {
   /**
    * Scans one view and the views decoded from it. `chain` is the decoding path so far; `parent` is the
    * view this one was decoded from (used to drop a `json` label when the match was already plain).
+   * `toBody` maps a position in `view` to its offset in the (content-decoded) body; each decoded view
+   * gets a mapper through the bytes it came from, used only when a rule matches.
    */
   private scanView(
     view: Buffer,
     chain: readonly string[],
     openEnd: boolean,
-    base: number,
+    toBody: (pos: number) => number,
     depth: number,
     parent: Buffer | null,
   ): void {
     const json = decodeJsonEscapes(view);
     const primary = json ?? view;
     const primaryChain = json ? [...chain, 'json'] : chain;
-    this.runRules(primary, primaryChain, openEnd, base, json ? view : parent);
+    let jsonMap: ((p: number) => number) | null = null;
+    const primaryToBody = json ? (p: number) => toBody((jsonMap ??= sourceMapper('json', view))(p)) : toBody;
+    this.runRules(primary, primaryChain, openEnd, primaryToBody, json ? view : parent);
 
     const pct = decodePercent(primary);
-    if (pct !== null) this.runRules(pct, [...primaryChain, 'percent'], openEnd, base, primary);
+    if (pct !== null) {
+      let pctMap: ((p: number) => number) | null = null;
+      const pctToBody = (p: number) => primaryToBody((pctMap ??= sourceMapper('percent', primary))(p));
+      this.runRules(pct, [...primaryChain, 'percent'], openEnd, pctToBody, primary);
+    }
 
     if (depth >= MAX_DECODE_DEPTH) return;
     for (const run of decodeEncodedRuns(primary, openEnd)) {
-      this.scanView(run.bytes, [...primaryChain, run.kind], false, base + run.start, depth + 1, null);
+      const runToBody = (p: number) => primaryToBody(run.start + runSourceOffset(run.kind, p));
+      this.scanView(run.bytes, [...primaryChain, run.kind], false, runToBody, depth + 1, null);
     }
   }
 
@@ -197,7 +223,7 @@ export class TextEngine {
     bytes: Buffer,
     chain: readonly string[],
     openEnd: boolean,
-    base: number,
+    toBody: (pos: number) => number,
     plain: Buffer | null,
   ): void {
     // Past the per-message cap nothing more can be reported: stop paying for rule evaluation.
@@ -218,6 +244,7 @@ export class TextEngine {
       }
     }
     if (hits.length === 0) return;
+    dropFallbackHits(hits);
 
     const secretSpans = hits
       .filter((h) => h.rule.threat_type === 'EXFIL')
@@ -229,9 +256,13 @@ export class TextEngine {
       const fpInput = exfil ? matched : matched.toLowerCase().replace(/\s+/g, ' ');
       const fp = fingerprint(this.opts.salt, fpInput);
       const key = `${rule.id}\u0000${fp}`;
+      // The same match seen again in a decoded view (a badge URL raw and percent-decoded) maps to the
+      // same body offset: one finding.
+      const offset = toBody(hit.start);
+      const at = `${rule.id}@${this.opts.chainPrefix?.join('>') ?? ''}@${offset}`;
       const seen = this.seenSet;
-      if (seen.has(key)) continue;
-      if (seen.size < 4096) seen.add(key);
+      if (seen.has(key) || seen.has(at)) continue;
+      if (seen.size < 4096) seen.add(key).add(at);
       if (this.reported >= this.maxDetections) {
         this.overflow++;
         continue;
@@ -258,7 +289,7 @@ export class TextEngine {
         snippet,
         fingerprint: fp,
         encoding: shownChain.join('>'),
-        offset: base + (shownChain.length === 0 ? hit.start : 0),
+        offset,
         location: this.opts.location,
         untrusted: rule.threat_type === 'INJECTION',
       });

@@ -5,6 +5,7 @@ import {
   distinctChars,
   isDocExample,
   isPlaceholder,
+  isWordy,
   PLACEHOLDER_WORD_RE,
   shannonEntropy,
 } from '../../lib/rules/false-positive.js';
@@ -22,9 +23,13 @@ export const CHARSETS: Readonly<Record<string, string>> = {
   b64: ALPHA_UPPER + ALPHA_LOWER + DIGITS + '+/',
   b64url: ALPHA_UPPER + ALPHA_LOWER + DIGITS + '_-',
   b32: ALPHA_UPPER + '234567',
+  bech32: 'QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L',
 };
 
+const MIXED = new Set(['alnum', 'b64', 'b64url']);
+
 const TOKEN_RE = /\{\{rand:([^:}]*):([0-9]+)\}\}/g;
+const PAIR_RE = /\{\{b64pair:([^:}]*):([^:}]*):([0-9]+)\}\}/g;
 
 export function randomString(charset: string, length: number): string {
   const chars = CHARSETS[charset];
@@ -34,8 +39,11 @@ export function randomString(charset: string, length: number): string {
   return out;
 }
 
-function looksLikeFiller(part: string): boolean {
+function looksLikeFiller(part: string, charset = ''): boolean {
   if (isPlaceholder(part) || isDocExample(part)) return true;
+  // A draw from a letters-and-digits set shaped like an identifier (`kPqzTmnwRxya`): rules read such
+  // values as code, not key material. (All-letter sets are always word-shaped; they are left alone.)
+  if (MIXED.has(charset) && part.length >= 8 && isWordy(part)) return true;
   if (part.length >= 16) return distinctChars(part) < 6 || shannonEntropy(part) < 3;
   return part.length >= 8 && (distinctChars(part) < 6 || shannonEntropy(part) < 2.5);
 }
@@ -59,10 +67,21 @@ export function expandExample(template: string): { text: string; randomParts: st
     // A draw can, rarely, look like filler (`FaKe-`, `dUmMy` inside the key) or be low in variety, which
     // the rules skip on purpose (about 1 in 10 000 example expansions); an example must be a clear
     // positive, so such a draw is made again.
-    while (looksLikeFiller(part) || fillerAcross(before, part, after)) part = randomString(charset, Number(len));
+    while (looksLikeFiller(part, charset) || fillerAcross(before, part, after))
+      part = randomString(charset, Number(len));
     randomParts.push(part);
     return part;
   });
   if (text.includes('{{rand:')) throw new Error(`malformed rand token in example: ${template.slice(0, 80)}`);
-  return { text, randomParts };
+  // `{{b64pair:USER:CHARSET:LEN}}`: base64 of `USER:<random password>` (Docker `auth`, npm `_auth`). The
+  // whole base64 text is the random part: it is what a finding must never show.
+  const out = text.replace(PAIR_RE, (_tok: string, user: string, charset: string, len: string) => {
+    let pw = randomString(charset, Number(len));
+    while (looksLikeFiller(pw, charset)) pw = randomString(charset, Number(len));
+    const encoded = Buffer.from(`${user}:${pw}`).toString('base64');
+    randomParts.push(encoded);
+    return encoded;
+  });
+  if (out.includes('{{b64pair:')) throw new Error(`malformed b64pair token in example: ${template.slice(0, 80)}`);
+  return { text: out, randomParts };
 }

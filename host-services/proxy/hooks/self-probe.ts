@@ -2,6 +2,7 @@
 // credentials hook (so a 407 still applies and the group is known), and never forwarded, scanned or
 // counted. A CONNECT to it is inspected when HTTPS inspection is on (the requests inside are answered
 // the same way) and refused with 403 when it is off. The answer itself is self-probe.ts's.
+import { PROBE_INSPECTION_OFF } from '../../../lib/probe.js';
 import { isProbeHost, probeResponse } from '../self-probe.js';
 import type { ProxyHook } from '../hooks.js';
 
@@ -15,7 +16,7 @@ export function selfProbeHook(o: {
     connect(flow) {
       if (!isProbeHost(flow.target.host)) return;
       flow.local = true;
-      if (!o.httpsInspection) return { status: 403, body: 'HTTPS inspection is off\n', local: true };
+      if (!o.httpsInspection) return { status: 403, body: PROBE_INSPECTION_OFF, local: true };
     },
     requestHeaders(flow) {
       if (!isProbeHost(flow.target.host)) return;
