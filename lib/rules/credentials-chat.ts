@@ -66,7 +66,9 @@ const teamsWebhook = tokenRule({
   pattern:
     /\/IncomingWebhook\/(?<secret>[0-9a-f]{32}\/[0-9a-f-]{36}(?:\/[A-Za-z0-9_-]{20,80})?)|logic\.azure\.com(?::443)?\/workflows\/[0-9a-f]{32}\/triggers\/[^\s"'?]{1,120}\?[^\s"']{0,300}?\bsig=(?<secret2>[A-Za-z0-9_-]{40,50})/g,
   boundary: false,
-  issuers: ['*.webhook.office.com', '*.logic.azure.com', 'outlook.office.com'],
+  // No wildcard: anyone can own a tenant under webhook.office.com or a Logic App under logic.azure.com and
+  // receive a victim's URL there. A post to a tenant's own webhook host is therefore reported too.
+  issuers: ['outlook.office.com'],
   examples: {
     positive: [
       'TEAMS_WEBHOOK=https://contoso.webhook.office.com/webhookb2/0c6f2a1e-1111-4222-8333-9d0e4b7a6c51@5b2d7e90-4444-4555-8666-a1c3e5f70b2d/IncomingWebhook/{{rand:hex:32}}/{{rand:hex:8}}-7777-8888-9999-{{rand:hex:12}}/V2{{rand:b64url:40}}',
@@ -78,8 +80,8 @@ const teamsWebhook = tokenRule({
     ],
     issuer: [
       {
-        host: 'prod-12.westus.logic.azure.com',
-        text: 'https://prod-12.westus.logic.azure.com:443/workflows/{{rand:hex:32}}/triggers/manual/paths/invoke?sv=1.0&sig={{rand:b64url:43}}',
+        host: 'outlook.office.com',
+        text: 'https://outlook.office.com/webhook/0c6f2a1e-1111-4222-8333-9d0e4b7a6c51@5b2d7e90-4444-4555-8666-a1c3e5f70b2d/IncomingWebhook/{{rand:hex:32}}/{{rand:hex:8}}-7777-8888-9999-{{rand:hex:12}}',
       },
     ],
   },
@@ -93,7 +95,7 @@ const slackAppToken = tokenRule({
   pattern:
     /(?<secret>xapp-[0-9]-[A-Z0-9]{9,12}-[0-9]{10,15}-[a-f0-9]{64}|xoxe\.xox[bp]-[0-9]-[A-Za-z0-9]{100,200}|xoxe-[0-9]-[A-Za-z0-9]{100,200})(?![A-Za-z0-9])/g,
   prefixes: ['xapp-', 'xoxe.xoxp-', 'xoxe.xoxb-', 'xoxe-'],
-  issuers: ['slack.com', '*.slack.com'],
+  issuers: ['slack.com', 'api.slack.com'],
   examples: {
     positive: [
       'SLACK_APP_TOKEN=xapp-1-A{{rand:upper:10}}-{{rand:digits:13}}-{{rand:hex:64}}',

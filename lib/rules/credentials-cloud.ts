@@ -69,7 +69,8 @@ const azureSas = tokenRule({
     const query = around.slice(Math.max(around.lastIndexOf('?'), around.lastIndexOf(' '), 0));
     return /[?&;]sv=20[0-9]{2}-[0-9]{2}-[0-9]{2}/.test(around) && !/logic\.azure\.com/.test(query + around);
   },
-  issuers: ['*.core.windows.net', '*.azure.net', '*.azurecr.io'],
+  // No wildcard: anyone can create a storage account, registry or vault host under these domains.
+  issuers: ['management.azure.com'],
   examples: {
     positive: [
       'https://acme.blob.core.windows.net/backups/db.bak?sv=2022-11-02&ss=b&srt=sco&sp=rwdlac&se=2030-01-01T00:00:00Z&st=2024-01-01T00:00:00Z&spr=https&sig={{rand:b64url:40}}%3D',
@@ -81,7 +82,7 @@ const azureSas = tokenRule({
     ],
     issuer: [
       {
-        host: 'acme.blob.core.windows.net',
+        host: 'management.azure.com',
         text: 'GET /backups/db.bak?sv=2022-11-02&sp=r&se=2030-01-01&sig={{rand:b64url:43}}%3D HTTP/1.1',
       },
     ],
@@ -98,7 +99,8 @@ const azureDevopsPat = tokenRule({
     'g',
   ),
   boundary: false,
-  issuers: ['dev.azure.com', '*.dev.azure.com', '*.visualstudio.com'],
+  // Organisation hosts (*.visualstudio.com) can be created by anyone: only Azure DevOps' own API hosts.
+  issuers: ['dev.azure.com', 'vssps.dev.azure.com', 'vsrm.dev.azure.com', 'feeds.dev.azure.com'],
   examples: {
     positive: ['AZURE_DEVOPS_EXT_PAT={{rand:lower:52}}', 'pat: {{rand:alnum:76}}AZDO{{rand:alnum:4}}'],
     negative: ['AZURE_DEVOPS_EXT_PAT=$(System.AccessToken)', 'AZDO is short for Azure DevOps'],
@@ -113,7 +115,8 @@ const alibaba = tokenRule({
   keywords: ['ltai'],
   pattern: /(?<secret>LTAI[A-Za-z0-9]{12,20})(?![A-Za-z0-9])/g,
   prefixes: ['LTAI'],
-  issuers: ['*.aliyuncs.com'],
+  // No wildcard: OSS buckets live under aliyuncs.com too.
+  issuers: ['ecs.aliyuncs.com', 'sts.aliyuncs.com', 'ram.aliyuncs.com'],
   examples: {
     positive: ['ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI{{rand:alnum:20}}', 'accessKeyId: "LTAI{{rand:alnum:16}}"'],
     negative: ['ALIBABA_CLOUD_ACCESS_KEY_ID=LTAIxxxxxxxxxxxxxxxx', 'SALTAIR restaurant', 'LTAI{{rand:alnum:8}}'],
@@ -209,7 +212,8 @@ const supabase = tokenRule({
   keywords: ['sbp_', 'sb_secret_'],
   pattern: /(?<secret>sbp_[a-f0-9]{40}|sb_secret_[A-Za-z0-9_-]{31,64})(?![A-Za-z0-9_-])/g,
   prefixes: ['sbp_', 'sb_secret_'],
-  issuers: ['api.supabase.com', '*.supabase.co'],
+  // Project hosts (*.supabase.co) can be created by anyone.
+  issuers: ['api.supabase.com'],
   examples: {
     positive: ['SUPABASE_ACCESS_TOKEN=sbp_{{rand:hex:40}}', 'SUPABASE_SECRET_KEY=sb_secret_{{rand:b64url:32}}'],
     negative: ['SUPABASE_ACCESS_TOKEN=sbp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'sbp_{{rand:hex:10}}'],
@@ -224,11 +228,12 @@ const databricks = tokenRule({
   keywords: ['dapi'],
   pattern: /(?<secret>dapi[a-f0-9]{32}(?:-[0-9])?)(?![A-Za-z0-9])/g,
   prefixes: ['dapi'],
-  issuers: ['*.cloud.databricks.com', '*.azuredatabricks.net', '*.gcp.databricks.com'],
+  // Workspace hosts can be created by anyone: a token sent to any of them is reported.
+  issuers: ['accounts.cloud.databricks.com'],
   examples: {
     positive: ['DATABRICKS_TOKEN=dapi{{rand:hex:32}}', 'token = "dapi{{rand:hex:32}}-2"'],
     negative: ['the dapi{{rand:hex:10}} prefix', 'DATABRICKS_TOKEN=dapi' + '0'.repeat(32)],
-    issuer: [{ host: 'adb-123.4.azuredatabricks.net', text: 'Authorization: Bearer dapi{{rand:hex:32}}' }],
+    issuer: [{ host: 'accounts.cloud.databricks.com', text: 'Authorization: Bearer dapi{{rand:hex:32}}' }],
   },
 });
 
@@ -274,11 +279,11 @@ const okta = tokenRule({
     'gi',
   ),
   boundary: false,
-  issuers: ['*.okta.com', '*.oktapreview.com', '*.okta-emea.com'],
+  // No issuer: tenant hosts (*.okta.com) can be created by anyone (developer tenants), so a token sent to
+  // any of them is reported.
   examples: {
     positive: ['Authorization: SSWS 00{{rand:b64url:40}}', 'OKTA_API_TOKEN=00{{rand:b64url:40}}'],
     negative: ['Authorization: SSWS ${OKTA_TOKEN}', 'okta org url'],
-    issuer: [{ host: 'acme.okta.com', text: 'Authorization: SSWS 00{{rand:b64url:40}}' }],
   },
 });
 
@@ -305,7 +310,7 @@ const dockerHub = tokenRule({
   pattern: /(?<secret>dckr_(?:pat|oat)_[A-Za-z0-9_-]{27,32})(?![A-Za-z0-9_-])/g,
   prefixes: ['dckr_pat_', 'dckr_oat_'],
   minEntropy: 3.5,
-  issuers: ['hub.docker.com', '*.docker.io', '*.docker.com'],
+  issuers: ['hub.docker.com', 'registry-1.docker.io', 'auth.docker.io', 'index.docker.io', 'login.docker.com'],
   examples: {
     positive: [
       'DOCKERHUB_TOKEN=dckr_pat_{{rand:b64url:27}}',
@@ -356,7 +361,7 @@ const gitlabOther = tokenRule({
   pattern:
     /(?<secret>(?:glrt-|glptt-|gldt-|glft-|glsoat-|glimt-|glagent-|gloas-|glffct-|glcbt-[0-9a-f]{1,5}_|GR1348941)[A-Za-z0-9_-]{20,300}(?:\.[0-9a-z]{2}[0-9a-z]{7})?)(?![A-Za-z0-9_.-])/g,
   prefixes: GITLAB_PREFIXES,
-  issuers: ['gitlab.com', '*.gitlab.com'],
+  issuers: ['gitlab.com', 'registry.gitlab.com'],
   examples: {
     positive: [
       'CI_RUNNER_TOKEN=glrt-{{rand:b64url:20}}',
@@ -412,7 +417,8 @@ const onePassword = tokenRule({
   pattern: /(?<secret>ops_eyJ[A-Za-z0-9+/_-]{100,2000}={0,2})(?![A-Za-z0-9+/_=-])/g,
   prefixes: ['ops_eyJ'],
   minEntropy: 3.5,
-  issuers: ['*.1password.com', '*.1password.eu', '*.1password.ca'],
+  // Team hosts (*.1password.com) can be created by anyone.
+  issuers: ['my.1password.com', 'events.1password.com', 'my.1password.eu', 'my.1password.ca'],
   examples: {
     positive: ['OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ{{rand:b64:300}}'],
     negative: ['OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ...', 'ops_eyJ{{rand:b64:20}}'],

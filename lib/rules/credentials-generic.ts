@@ -194,7 +194,7 @@ export function jwtHomeHosts(jwt: string): string[] {
     if (!h) continue;
     const site = siteOf(h);
     out.push(h, site, `*.${site}`);
-    if (site === 'google.com') out.push('*.googleapis.com');
+    if (site === 'google.com') out.push('oauth2.googleapis.com', 'www.googleapis.com');
   }
   return out;
 }

@@ -33,7 +33,13 @@ const twilio = tokenRule({
     'gi',
   ),
   boundary: false,
-  issuers: ['api.twilio.com', '*.twilio.com'],
+  issuers: [
+    'api.twilio.com',
+    'verify.twilio.com',
+    'video.twilio.com',
+    'conversations.twilio.com',
+    'messaging.twilio.com',
+  ],
   examples: {
     positive: ['TWILIO_AUTH_TOKEN={{rand:hex:32}}', '{"twilioApiSecret": "{{rand:alnum:32}}"}'],
     negative: ['TWILIO_AUTH_TOKEN=your_auth_token', 'TWILIO_ACCOUNT_SID=AC{{rand:hex:32}}'],
@@ -68,7 +74,30 @@ const mailchimp = tokenRule({
   severity: 'high',
   keywords: ['-us1', '-us2', '-us3', '-us4', '-us5', '-us6', '-us7', '-us8', '-us9'],
   pattern: /\b(?<secret>[a-f0-9]{32}-us[1-9][0-9]?)(?![A-Za-z0-9])/g,
-  issuers: ['*.api.mailchimp.com'],
+  // One host per Mailchimp data centre (us1..us21), never a wildcard.
+  issuers: [
+    'us1.api.mailchimp.com',
+    'us2.api.mailchimp.com',
+    'us3.api.mailchimp.com',
+    'us4.api.mailchimp.com',
+    'us5.api.mailchimp.com',
+    'us6.api.mailchimp.com',
+    'us7.api.mailchimp.com',
+    'us8.api.mailchimp.com',
+    'us9.api.mailchimp.com',
+    'us10.api.mailchimp.com',
+    'us11.api.mailchimp.com',
+    'us12.api.mailchimp.com',
+    'us13.api.mailchimp.com',
+    'us14.api.mailchimp.com',
+    'us15.api.mailchimp.com',
+    'us16.api.mailchimp.com',
+    'us17.api.mailchimp.com',
+    'us18.api.mailchimp.com',
+    'us19.api.mailchimp.com',
+    'us20.api.mailchimp.com',
+    'us21.api.mailchimp.com',
+  ],
   examples: {
     positive: ['MAILCHIMP_API_KEY={{rand:hex:32}}-us21', 'apikey: "{{rand:hex:32}}-us6"'],
     negative: ['lang=en-us1', 'MAILCHIMP_API_KEY=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-us21'],
@@ -86,7 +115,17 @@ const datadog = tokenRule({
     'gi',
   ),
   boundary: false,
-  issuers: ['*.datadoghq.com', '*.datadoghq.eu', '*.ddog-gov.com'],
+  // Organisations can have their own subdomains: only Datadog's API and intake hosts.
+  issuers: [
+    'api.datadoghq.com',
+    'api.us3.datadoghq.com',
+    'api.us5.datadoghq.com',
+    'api.ap1.datadoghq.com',
+    'api.datadoghq.eu',
+    'api.ddog-gov.com',
+    'http-intake.logs.datadoghq.com',
+    'http-intake.logs.datadoghq.eu',
+  ],
   examples: {
     positive: [
       'DD_API_KEY={{rand:hex:32}}',
@@ -105,7 +144,15 @@ const newRelic = tokenRule({
   keywords: ['nrak-', 'nrjs-', 'nrii-', 'nral'],
   pattern: /(?<secret>NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRII-[A-Za-z0-9_-]{32}|\b[a-f0-9]{36}NRAL)(?![A-Za-z0-9_-])/g,
   prefixes: ['NRAK-', 'NRJS-', 'NRII-'],
-  issuers: ['*.newrelic.com', '*.nr-data.net'],
+  issuers: [
+    'api.newrelic.com',
+    'api.eu.newrelic.com',
+    'insights-collector.newrelic.com',
+    'log-api.newrelic.com',
+    'metric-api.newrelic.com',
+    'collector.newrelic.com',
+    'otlp.nr-data.net',
+  ],
   examples: {
     positive: [
       'NEW_RELIC_API_KEY=NRAK-{{rand:upper:14}}{{rand:digits:13}}',
@@ -128,14 +175,15 @@ const sentryDsn = tokenRule({
     'gi',
   ),
   boundary: false,
-  issuers: ['*.sentry.io', 'sentry.io'],
+  // Organisation and ingest hosts (*.sentry.io) belong to whoever made the org: only sentry.io itself.
+  issuers: ['sentry.io'],
   examples: {
     positive: [
       'Sentry.init({ dsn: "https://{{rand:hex:32}}@o4504321.ingest.sentry.io/4505123" })',
       'SENTRY_DSN=https://{{rand:hex:32}}@sentry.internal.example:9000/3',
     ],
     negative: ['SENTRY_DSN=https://examplePublicKey@o0.ingest.sentry.io/0', 'dsn: "https://<key>@sentry.io/<project>"'],
-    issuer: [{ host: 'o123.ingest.sentry.io', text: 'dsn=https://{{rand:hex:32}}@o123.ingest.sentry.io/456' }],
+    issuer: [{ host: 'sentry.io', text: 'dsn=https://{{rand:hex:32}}@o123.ingest.sentry.io/456' }],
   },
 });
 
@@ -146,7 +194,7 @@ const sentryToken = tokenRule({
   keywords: ['sntrys_', 'sntryu_'],
   pattern: /(?<secret>sntrys_eyJ[A-Za-z0-9+/=]{60,400}_[A-Za-z0-9+/]{40,50}|sntryu_[a-f0-9]{64})(?![A-Za-z0-9+/=_-])/g,
   prefixes: ['sntrys_eyJ', 'sntryu_'],
-  issuers: ['sentry.io', '*.sentry.io'],
+  issuers: ['sentry.io'],
   examples: {
     positive: [
       'SENTRY_AUTH_TOKEN=sntrys_eyJ{{rand:b64:120}}_{{rand:b64:43}}',
@@ -165,11 +213,12 @@ const grafana = tokenRule({
   pattern: /(?<secret>glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|glc_[A-Za-z0-9+/]{32,400}={0,2})(?![A-Za-z0-9+/=_-])/g,
   prefixes: ['glsa_', 'glc_'],
   minEntropy: 3.5,
-  issuers: ['*.grafana.net', 'grafana.com'],
+  // Stack hosts (*.grafana.net) can be created by anyone.
+  issuers: ['grafana.com'],
   examples: {
     positive: ['GRAFANA_TOKEN=glsa_{{rand:alnum:32}}_{{rand:hex:8}}', 'GRAFANA_CLOUD_TOKEN=glc_eyJ{{rand:b64:120}}'],
     negative: ['GRAFANA_TOKEN=glsa_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx_xxxxxxxx', 'glc_{{rand:alnum:10}}'],
-    issuer: [{ host: 'acme.grafana.net', text: 'Authorization: Bearer glsa_{{rand:alnum:32}}_{{rand:hex:8}}' }],
+    issuer: [{ host: 'grafana.com', text: 'Authorization: Bearer glsa_{{rand:alnum:32}}_{{rand:hex:8}}' }],
   },
 });
 
@@ -181,11 +230,12 @@ const atlassian = tokenRule({
   pattern: /(?<secret>AT(?:ATT|CTT)[A-Za-z0-9_=-]{150,300}|ATBB[A-Za-z0-9_=.-]{28,40})(?![A-Za-z0-9_=.-])/g,
   prefixes: ['ATATT', 'ATCTT', 'ATBB'],
   minEntropy: 3.5,
-  issuers: ['*.atlassian.net', 'api.atlassian.com', 'api.bitbucket.org', 'bitbucket.org'],
+  // Site hosts (*.atlassian.net) can be created by anyone.
+  issuers: ['api.atlassian.com', 'api.bitbucket.org', 'bitbucket.org'],
   examples: {
     positive: ['JIRA_API_TOKEN=ATATT3xFfGF0{{rand:b64url:180}}', 'BITBUCKET_APP_PASSWORD=ATBB{{rand:alnum:32}}'],
     negative: ['JIRA_API_TOKEN=ATATT...', 'ATBB{{rand:alnum:10}}'],
-    issuer: [{ host: 'acme.atlassian.net', text: 'JIRA_API_TOKEN=ATATT3xFfGF0{{rand:b64url:180}}' }],
+    issuer: [{ host: 'api.atlassian.com', text: 'JIRA_API_TOKEN=ATATT3xFfGF0{{rand:b64url:180}}' }],
   },
 });
 
@@ -243,7 +293,7 @@ const postman = tokenRule({
   keywords: ['pmak-'],
   pattern: /(?<secret>PMAK-[a-f0-9]{24}-[a-f0-9]{34})(?![A-Za-z0-9])/g,
   prefixes: ['PMAK-'],
-  issuers: ['api.getpostman.com', '*.postman.com'],
+  issuers: ['api.getpostman.com', 'api.postman.com'],
   examples: {
     positive: ['POSTMAN_API_KEY=PMAK-{{rand:hex:24}}-{{rand:hex:34}}'],
     negative: ['POSTMAN_API_KEY=PMAK-xxxxxxxx', 'PMAK-{{rand:hex:24}}'],
@@ -275,7 +325,7 @@ const dropbox = tokenRule({
   pattern: /(?<secret>sl\.(?:u\.)?[A-Za-z0-9_-]{130,1400})(?![A-Za-z0-9_-])/g,
   prefixes: ['sl.u.', 'sl.'],
   minEntropy: 4,
-  issuers: ['api.dropboxapi.com', 'content.dropboxapi.com', '*.dropboxapi.com'],
+  issuers: ['api.dropboxapi.com', 'content.dropboxapi.com', 'notify.dropboxapi.com'],
   examples: {
     positive: ['DROPBOX_TOKEN=sl.{{rand:b64url:140}}', '{"access_token": "sl.u.{{rand:b64url:300}}"}'],
     negative: ['ssl.{{rand:b64url:140}}', 'sl.{{rand:b64url:40}}'],
@@ -290,11 +340,10 @@ const shopify = tokenRule({
   keywords: ['shpat_', 'shpss_', 'shpca_', 'shppa_'],
   pattern: /(?<secret>shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32})(?![A-Za-z0-9])/g,
   prefixes: ['shpat_', 'shpss_', 'shpca_', 'shppa_'],
-  issuers: ['*.myshopify.com'],
+  // No issuer: store hosts (*.myshopify.com) can be created by anyone, so a token sent to one is reported.
   examples: {
     positive: ['SHOPIFY_ACCESS_TOKEN=shpat_{{rand:hex:32}}', 'SHOPIFY_API_SECRET=shpss_{{rand:hex:32}}'],
     negative: ['SHOPIFY_ACCESS_TOKEN=shpat_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'shpat_{{rand:hex:12}}'],
-    issuer: [{ host: 'acme.myshopify.com', text: 'X-Shopify-Access-Token: shpat_{{rand:hex:32}}' }],
   },
 });
 
