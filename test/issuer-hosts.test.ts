@@ -65,34 +65,8 @@ describe('issuer exemptions match where the provider expects its key', () => {
     expect(await patternsTo('paste.example.net', template)).toContain(pattern);
   });
 
-  // Rules added after this change that still list wildcard issuers, several over domains where anyone can
-  // host (`*.core.windows.net` storage accounts, `*.aliyuncs.com` buckets, `*.supabase.co`, `*.myshopify.com`,
-  // `*.atlassian.net`, `*.slack.com` workspaces, `*.webhook.office.com` tenants): to be narrowed to exact
-  // hosts or to the tenant the secret itself names. This list may only shrink.
-  const KNOWN_WILDCARD_ISSUERS = new Set([
-    'teams_webhook',
-    'slack_app_token',
-    'azure_sas_token',
-    'azure_devops_pat',
-    'alibaba_access_key',
-    'supabase_token',
-    'databricks_token',
-    'okta_api_token',
-    'docker_hub_token',
-    'gitlab_other_token',
-    'onepassword_service_token',
-    'twilio_credential',
-    'mailchimp_api_key',
-    'datadog_api_key',
-    'newrelic_key',
-    'sentry_dsn',
-    'sentry_token',
-    'grafana_token',
-    'atlassian_api_token',
-    'postman_api_key',
-    'dropbox_token',
-    'shopify_token',
-  ]);
+  // Every rule lists exact hosts (or `{region}` labels): none may name a wildcard anyone can host under.
+  const KNOWN_WILDCARD_ISSUERS = new Set<string>();
 
   it('no rule lists a wildcard issuer (beyond the known list, which may only shrink)', () => {
     const wild: string[] = [];
