@@ -153,9 +153,11 @@ function guardianArgs(wiring: Wiring, before: DockerArgs): string[] {
   return out;
 }
 
+// A fresh file (O_EXCL: never through a link planted at the temporary name) renamed over the old one.
 function writePrivate(file: string, data: string, mode: number): void {
   const tmp = \`\${file}.\${process.pid}.tmp\`;
-  fs.writeFileSync(tmp, data, { mode });
+  fs.rmSync(tmp, { force: true });
+  fs.writeFileSync(tmp, data, { mode, flag: 'wx' });
   fs.renameSync(tmp, file);
 }
 `;

@@ -7,7 +7,7 @@
 // Then NanoClaw is rebuilt and restarted the way its setup installed it, so the running host picks the
 // change up, and the guardian runs as a service of the same kind beside it (or, with --manual, the exact
 // commands are printed instead).
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadOrCreateCa } from '../ca.js';
 import { GroupRegistry, GROUP_NAME, proxyUrlWithCredentials } from '../group-registry.js';
@@ -202,8 +202,9 @@ async function applyGroups(plan: Plan, o: InstallOptions, j: Journal): Promise<v
     const share = shareDir(np, folder);
     j.add({ kind: 'dir-created', path: share });
     mkdirSync(share, { recursive: true, mode: 0o755 });
-    copyFileSync(o.bundleFile, path.join(share, 'traffic-guardian-mcp.mjs'));
-    cpSync(o.paths.caCert, path.join(share, 'ca.crt'));
+    // Written through the no-follow helper: a link planted in the share directory is replaced, never followed.
+    writeAtomic(path.join(share, 'traffic-guardian-mcp.mjs'), readFileSync(o.bundleFile));
+    writeAtomic(path.join(share, 'ca.crt'), readFileSync(o.paths.caCert));
     o.log(`copy the MCP bundle and the guardian CA certificate (not its key) to ${share}`);
 
     const socketDir = path.dirname(groupSocketPath(o.paths, folder));

@@ -1,9 +1,9 @@
 // The install manifest, `<home>/nanoclaw/install.json`: every change install makes is recorded here
 // BEFORE it is made (and the file rewritten after each record), so uninstall can always undo what was
 // done, also after a failed or interrupted install. Every undo tolerates a change that never happened.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { ensurePrivateDir } from '../home.js';
+import { ensurePrivateDir, readFileNoFollow, replaceFileNoFollow } from '../home.js';
 import path from 'node:path';
 
 const Sha = z.string().regex(/^[0-9a-f]{64}$/);
@@ -52,7 +52,7 @@ export function readManifest(file: string): Manifest | null {
   if (!existsSync(file)) return null;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(readFileNoFollow(file, 'utf8'));
   } catch (err) {
     throw new ManifestError(`${file} is not valid JSON (${(err as Error).message}); fix or remove it by hand`);
   }
@@ -73,7 +73,5 @@ export function readManifest(file: string): Manifest | null {
 /** Writes the manifest atomically (0600 in a 0700 directory). */
 export function saveManifest(file: string, m: Manifest): void {
   ensurePrivateDir(path.dirname(file));
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(m, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  replaceFileNoFollow(file, `${JSON.stringify(m, null, 2)}\n`, 0o600);
 }
