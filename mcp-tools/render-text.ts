@@ -88,12 +88,23 @@ export function statusText(st: MethodResult<'get_status'>, check: SelfCheck | { 
     `HTTPS inspection: ${st.https_inspection ? `on${st.ca_fingerprint ? ` (CA SHA-256 ${only(/[^A-Fa-f0-9:]/g, st.ca_fingerprint, 120)})` : ''}` : 'off: HTTPS passes as blind tunnels, destinations recorded, contents not read'}.` +
       (st.upstream_proxy ? ' Chained to an upstream proxy.' : ''),
     ...selfCheckLines(check),
-    `Counters: ${c.requests} requests, ${c.connects} CONNECTs (${c.tunnels} blind tunnels), ${c.bytes_scanned} bytes scanned, ` +
-      `${c.truncated_scans} scans cut at the size bound.`,
+    // A group's status carries its own findings only; the guardian-wide traffic counters stay with the operator.
+    ...(st.group
+      ? [
+          `Traffic counters: kept for the whole guardian, not shown to a group (the operator's \`traffic-guardian status\` has them).`,
+        ]
+      : [
+          `Counters: ${c.requests} requests, ${c.connects} CONNECTs (${c.tunnels} blind tunnels), ${c.bytes_scanned} bytes scanned, ` +
+            `${c.truncated_scans} scans cut at the size bound.`,
+        ]),
     `Findings: ${c.findings.EXFIL} EXFIL (secrets leaving), ${c.findings.INJECTION} INJECTION (hostile content arriving); ` +
       `${c.suppressed_duplicates} duplicates suppressed.`,
-    `Problems: ${c.decode_errors} decode errors, ${c.upstream_errors} upstream errors, ${c.dropped_writes} findings not written, ` +
-      `${c.refused_clients} refused clients, ${c.auth_failures} proxy credential failures.`,
+    ...(st.group
+      ? []
+      : [
+          `Problems: ${c.decode_errors} decode errors, ${c.upstream_errors} upstream errors, ${c.dropped_writes} findings not written, ` +
+            `${c.refused_clients} refused clients, ${c.auth_failures} proxy credential failures.`,
+        ]),
   ];
   const recent = st.recent_findings.slice(0, 5);
   if (recent.length === 0) lines.push('Recent findings: none.');

@@ -120,6 +120,9 @@ describe('watched', () => {
     expect(sc).toMatch(/SSL_CERT_FILE \(curl, Python, git\) trusts the guardian's certificate/);
     expect(sc).toContain(`NODE_EXTRA_CA_CERTS=${ca}`);
     expect(sc).not.toMatch(/Not watched:/);
+    // A group sees its own findings, not guardian-wide traffic counters (which read as zero for it).
+    expect(r.text).toMatch(/^Traffic counters: kept for the whole guardian, not shown to a group/m);
+    expect(r.text).not.toMatch(/^Counters: 0 requests/m);
     // The credential is used, never shown: not the token, not its URL-encoded form, not the Basic header.
     for (const secret of [token, encodeURIComponent(token), Buffer.from(`alpha:${token}`).toString('base64')]) {
       expect(r.text).not.toContain(secret);
