@@ -34,7 +34,6 @@ export interface HomePaths {
   leafKey: string;
   runDir: string;
   pidFile: string;
-  statusFile: string;
   socket: string;
   groupsRunDir: string;
   findings: string;
@@ -54,7 +53,6 @@ export function homePaths(root = guardianHome()): HomePaths {
     leafKey: path.join(caDir, 'leaf.key'),
     runDir,
     pidFile: path.join(runDir, 'guardian.pid'),
-    statusFile: path.join(runDir, 'status.json'),
     socket: path.join(runDir, 'guardian.sock'),
     groupsRunDir: path.join(runDir, 'groups'),
     findings: path.join(root, 'findings.jsonl'),

@@ -43,7 +43,7 @@ describe('GroupRegistry.authenticate', () => {
     expect(r.authenticate(basic(`g:${t2}`)).ok).toBe(false);
   });
 
-  // A ratio of medians over interleaved batches, not a wall-clock bound: it compares two paths measured in
+  // A ratio of the fastest of interleaved batches, not a wall-clock bound: it compares two paths measured in
   // the same moments. Before the fix the unknown-group path drew random bytes and hashed twice (~3x).
   it('takes as long for an unknown group as for a known group with a wrong token', () => {
     const known = basic(`alpha:${'x'.repeat(32)}`);
@@ -59,7 +59,7 @@ describe('GroupRegistry.authenticate', () => {
     }
     const k: number[] = [];
     const u: number[] = [];
-    for (let i = 0; i < 15; i++) {
+    for (let i = 0; i < 21; i++) {
       if (i % 2) {
         k.push(batch(known));
         u.push(batch(unknown));
@@ -68,8 +68,8 @@ describe('GroupRegistry.authenticate', () => {
         k.push(batch(known));
       }
     }
-    const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
-    const ratio = median(u) / median(k);
+    // The fastest batch of each is the least disturbed by other work on the machine.
+    const ratio = Math.min(...u) / Math.min(...k);
     expect(ratio).toBeGreaterThan(0.67);
     expect(ratio).toBeLessThan(1.5);
   });
