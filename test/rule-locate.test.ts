@@ -90,7 +90,7 @@ const plain = (r: Rule): Rule => ({ ...r, locate: undefined });
 describe('rule cursors (Rule.locate)', () => {
   it('the rules that scan every view have one', () => {
     const ids = located.map((r) => r.id);
-    for (const id of ['dotenv_file', 'url_credentials', 'database_url_password']) {
+    for (const id of ['generic_secret', 'dotenv_file', 'url_credentials', 'database_url_password']) {
       expect(ids).toContain(id);
     }
   });
@@ -109,4 +109,25 @@ describe('rule cursors (Rule.locate)', () => {
       expect(found).toBeGreaterThan(0);
     });
   }
+});
+
+describe('generic_secret key names', () => {
+  const rule = ALL_RULES.find((r) => r.id === 'generic_secret')!;
+  const value = (): string => expandExample('{{rand:alnum:20}}{{rand:digits:4}}').text;
+
+  it('finds a secret word split by separators (NAME_END is tested on the name without them)', () => {
+    for (const name of ['DB_PASS_WORD', 'db.pass-word', 'APP_SEC_RET', 'api_ke_y']) {
+      const text = `${name}=${value()}`;
+      expect(findRuleHits(rule, text).length, text).toBe(1);
+    }
+  });
+
+  it('a value running into the next key does not swallow that key', () => {
+    // `x_TOKEN=` is no secret (not random), but its value's trailing `=` once consumed the operator
+    // of the key after it, so the real secret there went unseen.
+    const secret = value();
+    const text = `CI_TOKEN=build_runner_TOKEN=${secret}`;
+    const hits = findRuleHits(rule, text);
+    expect(hits.map((h) => text.slice(h.secretStart, h.secretEnd))).toEqual([secret]);
+  });
 });

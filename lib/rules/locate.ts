@@ -68,3 +68,29 @@ export function atUserinfo(maxUser: number, maxPassword: number): (text: string)
     return -1;
   };
 }
+
+/**
+ * Cursor over occurrences of the single characters `chars` (each found with indexOf) for which
+ * `ok(text, pos)` holds: an operator-anchored pattern whose short look back `ok` can check first.
+ */
+export function atChars(
+  chars: readonly string[],
+  ok: (text: string, pos: number) => boolean,
+): (text: string) => (from: number) => number {
+  return (text) => {
+    const found = new Array<number>(chars.length).fill(-2);
+    return (from) => {
+      for (;;) {
+        let best = -1;
+        for (let i = 0; i < chars.length; i++) {
+          let p = found[i]!;
+          if (p === -1) continue;
+          if (p === -2 || p < from) found[i] = p = text.indexOf(chars[i]!, from);
+          if (p >= 0 && (best < 0 || p < best)) best = p;
+        }
+        if (best < 0 || ok(text, best)) return best;
+        from = best + 1;
+      }
+    };
+  };
+}
