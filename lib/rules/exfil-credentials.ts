@@ -328,7 +328,8 @@ const jwtCredential: Rule = {
   keywords: ['eyj'],
   // Anchored on the JWT itself (fast); the credential key before it is checked in `accept`.
   pattern: /(?<secret>eyJ[A-Za-z0-9_-]{8,2000}\.ey[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_-])/g,
-  locate: atLiterals(['eyJ']),
+  // By its rarer `yJ`: a search for `eyJ` stops at every `e` (3x slower on prose).
+  locate: atLiterals([{ lit: 'yJ', back: 1 }]),
   accept: (m, secret) =>
     JWT_CONTEXT.test(m.input.slice(Math.max(0, m.index - 40), m.index)) &&
     !isDocExample(secret) &&

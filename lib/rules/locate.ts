@@ -3,7 +3,10 @@
 // instead of being tried at every byte of every view. Each cursor must never skip a position where its
 // rule's pattern matches: test/rule-locate.test.ts checks that against the plain global scan.
 
-/** A literal a match starts with, or contains `back` characters after its start. */
+/**
+ * A literal a match starts with, or contains `back` characters after its start. Prefer a literal
+ * that starts with a rare character: indexOf checks every occurrence of the first one.
+ */
 export interface Anchor {
   readonly lit: string;
   readonly back?: number;
