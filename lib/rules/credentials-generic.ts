@@ -14,7 +14,7 @@ import {
   shannonEntropy,
   textBefore,
 } from './false-positive.js';
-import { atChars } from './locate.js';
+import { atOperators } from './locate.js';
 import type { Rule } from './rule.js';
 import { isTokenChar, OUT } from './token-rule.js';
 
@@ -73,6 +73,9 @@ const NAME_TAILS: Record<string, readonly string[]> = {
   l: ['credential'],
   s: ['credentials'],
 };
+/** NAME_TAILS by the lowercase character code of the last letter. */
+const TAILS_BY_CODE: (readonly string[] | undefined)[] = [];
+for (const [last, words] of Object.entries(NAME_TAILS)) TAILS_BY_CODE[last.charCodeAt(0)] = words;
 const NAME_TAIL_SOURCE = Object.values(NAME_TAILS)
   .flat()
   .map((w) => w.split('').join('[-_.]*'))
@@ -96,11 +99,13 @@ function wordEndsAt(text: string, i: number, w: string): boolean {
  */
 function nameEndsBefore(text: string, op: number): boolean {
   let i = op - 1;
-  while (i >= 0 && op - 1 - i < 3 && (text[i] === ' ' || text[i] === '\t')) i--;
-  if (text[i] === '"' || text[i] === "'") i--;
-  if (i < 0) return false;
-  const words = NAME_TAILS[String.fromCharCode(text.charCodeAt(i) | 32)];
-  return words !== undefined && words.some((w) => wordEndsAt(text, i, w));
+  let c = text.charCodeAt(i); // NaN before the text: no test below passes
+  while (op - 1 - i < 3 && (c === 32 || c === 9)) c = text.charCodeAt(--i);
+  if (c === 34 || c === 39) c = text.charCodeAt(--i);
+  const words = c < 128 ? TAILS_BY_CODE[c | 32] : undefined;
+  if (words === undefined) return false;
+  for (const w of words) if (wordEndsAt(text, i, w)) return true;
+  return false;
 }
 
 /** Characters of a key name: letters, digits, `_`, `-`, `.`. */
@@ -125,9 +130,8 @@ const genericSecret: Rule = {
     String.raw`(?<op>:=|=>|[:=])(?<=(?:${NAME_TAIL_SOURCE})["']?[ \t]{0,3}(?::=|=>|[:=]))[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/_.~!@#$%^*-]{12,256}={0,2})(?=[\s&,;}\]\\"']|$)`,
     'gi',
   ),
-  locate: atChars(
-    [':', '='],
-    (text, op) => nameEndsBefore(text, op) || (text[op - 1] === ':' && nameEndsBefore(text, op - 1)),
+  locate: atOperators(
+    (text, op) => nameEndsBefore(text, op) || (text.charCodeAt(op - 1) === 58 /* : */ && nameEndsBefore(text, op - 1)),
   ),
   accept: (m, secret) => {
     const input = m.input;

@@ -74,7 +74,8 @@ const awsAccessKey: Rule = {
   description: 'AWS access key id',
   keywords: ['akia', 'asia', 'abia', 'acca'],
   pattern: /\b(?<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b/g,
-  locate: atLiterals(['AKIA', 'ASIA', 'ABIA', 'ACCA']),
+  // Two searches rather than four: AKIA, ASIA and ABIA share their `IA`.
+  locate: atLiterals([{ lit: 'IA', back: 2 }, 'ACCA']),
   publicPrefix: (secret) => secret.slice(0, 4),
   accept: (_m, secret) => !secret.endsWith('EXAMPLE') && !isDocExample(secret) && looksLikeRealSecret(secret, 2.5),
   issuerHosts: () => ['*.amazonaws.com'],

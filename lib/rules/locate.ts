@@ -73,26 +73,22 @@ export function atUserinfo(maxUser: number, maxPassword: number): (text: string)
 }
 
 /**
- * Cursor over occurrences of the single characters `chars` (each found with indexOf) for which
- * `ok(text, pos)` holds: an operator-anchored pattern whose short look back `ok` can check first.
+ * Cursor over the `:` and `=` (each found with indexOf) for which `ok(text, pos)` holds: an
+ * operator-anchored pattern whose short look back `ok` can check first. Two fixed characters rather
+ * than a list: this runs at every operator of every view (JSON has one per key).
  */
-export function atChars(
-  chars: readonly string[],
-  ok: (text: string, pos: number) => boolean,
-): (text: string) => (from: number) => number {
+export function atOperators(ok: (text: string, pos: number) => boolean): (text: string) => (from: number) => number {
   return (text) => {
-    const found = new Array<number>(chars.length).fill(-2);
+    // Next `:` and `=` at or after the last `from`; -2 not searched yet, -1 none left.
+    let colon = -2;
+    let equals = -2;
     return (from) => {
       for (;;) {
-        let best = -1;
-        for (let i = 0; i < chars.length; i++) {
-          let p = found[i]!;
-          if (p === -1) continue;
-          if (p === -2 || p < from) found[i] = p = text.indexOf(chars[i]!, from);
-          if (p >= 0 && (best < 0 || p < best)) best = p;
-        }
-        if (best < 0 || ok(text, best)) return best;
-        from = best + 1;
+        if (colon !== -1 && colon < from) colon = text.indexOf(':', from);
+        if (equals !== -1 && equals < from) equals = text.indexOf('=', from);
+        const p = colon < 0 ? equals : equals < 0 ? colon : Math.min(colon, equals);
+        if (p < 0 || ok(text, p)) return p;
+        from = p + 1;
       }
     };
   };
