@@ -4,6 +4,7 @@
 // token kinds, Vault, Doppler, 1Password service accounts and age keys.
 // AWS, GCP and GitHub/GitLab personal tokens are in exfil-credentials.ts.
 import { textBefore } from './false-positive.js';
+import { atLiterals } from './locate.js';
 import type { Rule } from './rule.js';
 import { tokenRule } from './token-rule.js';
 
@@ -98,6 +99,16 @@ const azureDevopsPat = tokenRule({
     String.raw`\b(?<secret>[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9])|(?:AZURE_DEVOPS(?:_EXT)?_(?:PAT|TOKEN)|AZUREDEVOPS_(?:PAT|TOKEN)|AZDO_(?:PAT|TOKEN)|ADO_PAT|SYSTEM_ACCESSTOKEN)${ASSIGN}(?<secret2>[a-z2-7]{52}|[A-Za-z0-9]{84})(?![A-Za-z0-9])`,
     'g',
   ),
+  // The first alternative starts 76 characters before `AZDO`: tried at every word boundary, it cost
+  // 18 ms per MB of any view with `azdo` in it (base64 images have some).
+  locate: atLiterals([
+    { lit: 'AZDO', back: 76 },
+    'AZURE_DEVOPS',
+    'AZUREDEVOPS_',
+    'AZDO_',
+    'ADO_PAT',
+    'SYSTEM_ACCESSTOKEN',
+  ]),
   boundary: false,
   // Organisation hosts (*.visualstudio.com) can be created by anyone: only Azure DevOps' own API hosts.
   issuers: ['dev.azure.com', 'vssps.dev.azure.com', 'vsrm.dev.azure.com', 'feeds.dev.azure.com'],

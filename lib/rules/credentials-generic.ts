@@ -14,6 +14,7 @@ import {
   shannonEntropy,
   textBefore,
 } from './false-positive.js';
+import { atOperators } from './locate.js';
 import type { Rule } from './rule.js';
 import { isTokenChar, OUT } from './token-rule.js';
 
@@ -58,6 +59,55 @@ export function looksRandom(v: string, minLength: number): boolean {
   return entropy >= need && distinctChars(v) >= Math.min(8, v.length >> 1);
 }
 
+/**
+ * What a secret-named key ends with right before its operator: every NAME_END word ends with one of
+ * these, and NAME_END is tested with `-`, `_`, `.` removed, so they may sit between the letters here
+ * too (`DB_PASS_WORD`). By last letter, the first test a name fails.
+ */
+const NAME_TAILS: Record<string, readonly string[]> = {
+  t: ['secret'],
+  n: ['token'],
+  d: ['password', 'passwd', 'pwd'],
+  e: ['passphrase'],
+  y: ['key'],
+  l: ['credential'],
+  s: ['credentials'],
+};
+/** NAME_TAILS by the lowercase character code of the last letter. */
+const TAILS_BY_CODE: (readonly string[] | undefined)[] = [];
+for (const [last, words] of Object.entries(NAME_TAILS)) TAILS_BY_CODE[last.charCodeAt(0)] = words;
+const NAME_TAIL_SOURCE = Object.values(NAME_TAILS)
+  .flat()
+  .map((w) => w.split('').join('[-_.]*'))
+  .join('|');
+
+const isNameSeparator = (c: number): boolean => c === 95 || c === 45 || c === 46;
+
+/** True when the text ending at `i` (a letter) spells `w` (lowercase), in any case, separators allowed inside. */
+function wordEndsAt(text: string, i: number, w: string): boolean {
+  for (let k = w.length - 1; k >= 0; k--, i--) {
+    if (k < w.length - 1) while (i >= 0 && isNameSeparator(text.charCodeAt(i))) i--;
+    if (i < 0 || (text.charCodeAt(i) | 32) !== w.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/**
+ * The pattern's lookbehind at an operator starting at `op`, in plain code: a NAME_TAILS word, an
+ * optional quote and at most 3 spaces or tabs right before it. Most operators in JSON (`"id":`,
+ * `"type":`) fail on the first letter.
+ */
+function nameEndsBefore(text: string, op: number): boolean {
+  let i = op - 1;
+  let c = text.charCodeAt(i); // NaN before the text: no test below passes
+  while (op - 1 - i < 3 && (c === 32 || c === 9)) c = text.charCodeAt(--i);
+  if (c === 34 || c === 39) c = text.charCodeAt(--i);
+  const words = c < 128 ? TAILS_BY_CODE[c | 32] : undefined;
+  if (words === undefined) return false;
+  for (const w of words) if (wordEndsAt(text, i, w)) return true;
+  return false;
+}
+
 /** Characters of a key name: letters, digits, `_`, `-`, `.`. */
 function isNameChar(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
@@ -70,12 +120,19 @@ const genericSecret: Rule = {
   severity: 'medium',
   description: 'Secret-named key (api_key, client_secret, password, token, ...) holding a random-looking value',
   keywords: KEYWORDS,
-  // Anchored on the operator (`:`, `=`) and a long run of token characters after it: a cheap scan
-  // that most text fails at once. The secret-named key before the operator is checked in `accept`.
-  // The lookbehind (the last letter of a secret-named key: secreT, tokeN, passworD, apiKeY, ...) only
-  // runs at an operator and halves the matches `accept` has to look at.
-  pattern:
-    /(?<op>:=|=>|[:=])(?<=[deklnstyDEKLNSTY]["']?[ \t]{0,3}(?::=|=>|[:=]))[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/_.~!@#$%^*-]{12,256}={0,2})/g,
+  // Anchored on the operator (`:`, `=`) and a long run of token characters after it. The lookbehind
+  // asks for the end of a secret-named key (secret, token, password, apiKey, credentials, ...: every
+  // NAME_END word ends with one of these) before the operator; the rest of the name is checked in
+  // `accept`. `nameEndsBefore` runs the same look back at each operator first, the regex only where it
+  // passes. The lookahead is accept's test of the character after the value: without it, a value
+  // that ran into the next `KEY=` (`A_TOKEN=x_TOKEN=y`) swallowed that key's operator.
+  pattern: new RegExp(
+    String.raw`(?<op>:=|=>|[:=])(?<=(?:${NAME_TAIL_SOURCE})["']?[ \t]{0,3}(?::=|=>|[:=]))[ \t]{0,3}(?<open>["']?)(?<secret>[A-Za-z0-9+/_.~!@#$%^*-]{12,256}={0,2})(?=[\s&,;}\]\\"']|$)`,
+    'gi',
+  ),
+  locate: atOperators(
+    (text, op) => nameEndsBefore(text, op) || (text.charCodeAt(op - 1) === 58 /* : */ && nameEndsBefore(text, op - 1)),
+  ),
   accept: (m, secret) => {
     const input = m.input;
     // Walk back over `[ \t]{0,3}`, an optional closing quote and the key name (cheap: most operators

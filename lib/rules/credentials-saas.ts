@@ -2,6 +2,7 @@
 // observability (Datadog, New Relic, Sentry, Grafana), work tools (Atlassian, Linear, Notion, Figma,
 // Postman), maps and files (Mapbox, Dropbox), commerce and payments (Shopify, Square, Stripe webhook
 // secrets). Stripe API keys are `stripe_key` in exfil-credentials.ts.
+import { atLiterals } from './locate.js';
 import type { Rule } from './rule.js';
 import { isTokenChar, tokenRule } from './token-rule.js';
 
@@ -353,6 +354,9 @@ const square = tokenRule({
   severity: 'critical',
   keywords: ['eaaa', 'sq0atp-', 'sq0csp-'],
   pattern: /(?<secret>EAAA[A-Za-z0-9_-]{60}|sq0atp-[A-Za-z0-9_-]{22}|sq0csp-[A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/g,
+  // The keyword `eaaa` is common in base64 images; the exact-case literals are not. `sq0` prefixes are
+  // found by their `q0` (indexOf on a literal led by a common letter like `s` stops at every one).
+  locate: atLiterals(['EAAA', { lit: 'q0', back: 1 }]),
   prefixes: ['EAAA', 'sq0atp-', 'sq0csp-'],
   minEntropy: 3.5,
   issuers: ['connect.squareup.com', 'connect.squareupsandbox.com'],

@@ -3,6 +3,7 @@
 // secret; placeholders (`user:password@`, `${DB_PASS}`) and tutorial defaults (`postgres:postgres@`)
 // stay silent.
 import { looksLikePassword } from './false-positive.js';
+import { atUserinfo } from './locate.js';
 import type { Rule } from './rule.js';
 import { OUT } from './token-rule.js';
 
@@ -45,6 +46,7 @@ const databaseUrl: Rule = {
     String.raw`@(?<=\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb|clickhouse|nats|kafka)://(?<user>${USERINFO}{0,64}):(?<secret>${USERINFO}{1,128})@)[A-Za-z0-9.\[\]-]{1,253}`,
     'dg',
   ),
+  locate: atUserinfo(64, 128),
   accept: (m, secret) => !secret.startsWith('$') && (secret.length >= 6 ? looksLikePassword(secret, userOf(m)) : false),
   examples: {
     positive: [
@@ -104,6 +106,9 @@ const urlCredentials: Rule = {
     String.raw`@(?<=\b(?:https?|ftps?|sftp|smtps?|imaps?|ldaps?|ssh|git|svn|socks[45]h?)://(?<user>${USERINFO}{1,64}):(?<secret>${USERINFO}{1,256})@)[A-Za-z0-9.\[\]-]{1,253}`,
     'dg',
   ),
+  // Every view holds `https://`, and many an `@` (e-mail addresses): the regex runs only at an `@`
+  // with the `://user:password` shape before it.
+  locate: atUserinfo(64, 256),
   accept: (m, secret) => !secret.startsWith('$') && !DOC_USERS.test(userOf(m)) && looksLikePassword(secret, userOf(m)),
   // A token a specific rule knows (github_pat_ in a clone URL) is reported by that rule instead.
   fallback: true,

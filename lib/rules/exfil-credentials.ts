@@ -1,6 +1,7 @@
 // EXFIL rules for API keys and access tokens with a recognisable format. Each pattern starts with a
 // literal prefix so the regex engine can skip quickly, and every quantifier is bounded.
 import { isDocExample, looksLikeRealSecret } from './false-positive.js';
+import { atLiterals } from './locate.js';
 import type { Rule } from './rule.js';
 import {
   ANTHROPIC_HOSTS,
@@ -85,6 +86,8 @@ const awsAccessKey: Rule = {
   description: 'AWS access key id',
   keywords: ['akia', 'asia', 'abia', 'acca'],
   pattern: /\b(?<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b/g,
+  // Two searches rather than four: AKIA, ASIA and ABIA share their `IA`.
+  locate: atLiterals([{ lit: 'IA', back: 2 }, 'ACCA']),
   publicPrefix: (secret) => secret.slice(0, 4),
   accept: (_m, secret) => !secret.endsWith('EXAMPLE') && !isDocExample(secret) && looksLikeRealSecret(secret, 2.5),
   issuerHosts: () => AWS_API_HOSTS,
@@ -338,6 +341,8 @@ const jwtCredential: Rule = {
   keywords: ['eyj'],
   // Anchored on the JWT itself (fast); the credential key before it is checked in `accept`.
   pattern: /(?<secret>eyJ[A-Za-z0-9_-]{8,2000}\.ey[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_-])/g,
+  // By its rarer `yJ`: a search for `eyJ` stops at every `e` (3x slower on prose).
+  locate: atLiterals([{ lit: 'yJ', back: 1 }]),
   accept: (m, secret) =>
     JWT_CONTEXT.test(m.input.slice(Math.max(0, m.index - 40), m.index)) &&
     !isDocExample(secret) &&

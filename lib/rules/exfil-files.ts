@@ -198,6 +198,36 @@ function acceptDotenv(m: RegExpExecArray, value: string): boolean {
   return distinctChars(value) >= 5 && shannonEntropy(value) >= 2.5;
 }
 
+/** The upper-case words a dotenv name starts its pattern match with (the pattern's alternation). */
+const DOTENV_WORDS = ['KEY', 'SECRET', 'TOKEN', 'PASSWORD', 'PASSWD', 'CREDENTIAL', 'PRIVATE'] as const;
+/** The pattern's `[A-Z0-9_]{0,60}` after the word. */
+const DOTENV_TAIL = 60;
+const isEnvNameChar = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+
+/**
+ * Where a dotenv match may start: a word of DOTENV_WORDS in the `[A-Z0-9_]` run that ends, after at
+ * most 3 spaces or tabs, at an `=`, at most DOTENV_TAIL characters before the run's end. An `=` is
+ * found at memchr speed and most fail at once (`?ref=nav`); the alternation-led pattern was tried at
+ * every capital letter of every view.
+ */
+function locateDotenv(text: string): (from: number) => number {
+  return (from) => {
+    for (let eq = text.indexOf('=', from); eq >= 0; eq = text.indexOf('=', eq + 1)) {
+      let end = eq;
+      while (end > 0 && eq - end < 3 && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
+      const floor = Math.max(from, end - DOTENV_TAIL - 10);
+      let q = end;
+      while (q > floor && isEnvNameChar(text.charCodeAt(q - 1))) q--;
+      for (; q < end; q++) {
+        for (const w of DOTENV_WORDS) {
+          if (end - q >= w.length && end - q - w.length <= DOTENV_TAIL && text.startsWith(w, q)) return q;
+        }
+      }
+    }
+    return -1;
+  };
+}
+
 const dotenvFile: Rule = {
   id: 'dotenv_file',
   threat_type: 'EXFIL',
@@ -209,6 +239,7 @@ const dotenvFile: Rule = {
   // a newline, or a JSON `\n` escape), optionally after `export `.
   pattern:
     /(?<name>(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE)[A-Z0-9_]{0,60})[ \t]{0,3}=[ \t]{0,3}["']?(?<secret>[^\s"'`#\\]{8,300})/g,
+  locate: locateDotenv,
   accept: acceptDotenv,
   examples: {
     positive: [

@@ -42,18 +42,45 @@ function secretIndices(groups: Record<string, [number, number] | undefined>): [n
   return undefined;
 }
 
+/** A sticky twin of each located rule's pattern, made once: it matches only at `lastIndex`. */
+const stickies = new WeakMap<RegExp, RegExp>();
+function stickyOf(re: RegExp): RegExp {
+  let s = stickies.get(re);
+  if (!s) {
+    s = new RegExp(re.source, `${re.flags}y`);
+    stickies.set(re, s);
+  }
+  return s;
+}
+
 /**
  * All accepted hits of `rule` in `text`. `destHost`, when given, silences credentials sent to their issuer.
  * Matching is bounded: a zero-length match advances, and at most `maxHits` are returned.
  */
 export function findRuleHits(rule: Rule, text: string, destHost?: string, maxHits = 64): RuleHit[] {
   const hits: RuleHit[] = [];
-  const re = rule.pattern;
+  const located = rule.locate !== undefined;
+  const re = located ? stickyOf(rule.pattern) : rule.pattern;
+  const next = rule.locate?.(text);
   re.lastIndex = 0;
   let m: RegExpExecArray | null;
-  while (hits.length < maxHits && (m = re.exec(text)) !== null) {
+  while (hits.length < maxHits) {
+    if (next) {
+      // Same walk as the global scan below, but the regex is only tried where the cursor says a match
+      // may start: after a match at its end, after a miss or an empty match one past the position.
+      const pos = next(re.lastIndex);
+      if (pos < 0) break;
+      re.lastIndex = pos;
+      m = re.exec(text);
+      if (m === null) {
+        re.lastIndex = pos + 1;
+        continue;
+      }
+    } else if ((m = re.exec(text)) === null) {
+      break;
+    }
     if (m[0].length === 0) {
-      re.lastIndex++;
+      re.lastIndex = m.index + 1;
       continue;
     }
     const secret = secretGroup(m);

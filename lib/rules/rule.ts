@@ -38,6 +38,15 @@ export interface Rule {
    * further alternatives: Node 20 regexes cannot repeat a group name); without one the whole match is.
    */
   readonly pattern: RegExp;
+  /**
+   * Optional fast path for a pattern that would otherwise be tried at every byte of a view (an
+   * operator-anchored or alternation-led regex on text full of keywords). Given the text, returns a
+   * cursor: `next(from)` is the first position >= `from` where a match may start, or -1. The pattern
+   * then runs sticky at those positions only, so the hits are exactly those of the plain global scan
+   * as long as the cursor never skips a position where a match starts (test/rule-locate.test.ts
+   * compares both on every example, mutated). Calls come with increasing `from`.
+   */
+  readonly locate?: (text: string) => (from: number) => number;
   /** Public, non-random format prefix a redacted snippet may keep (`sk-ant-api03-`, `ghp_`, `AKIA`). */
   readonly publicPrefix?: (secret: string) => string;
   /** Drops false positives (documentation examples, placeholders, low-entropy values). */

@@ -43,6 +43,8 @@ export interface TokenSpec {
   issuers?: readonly string[] | ((secret: string) => readonly string[]);
   /** Reported only where no specific rule found a secret in the same place (see Rule.fallback). */
   fallback?: boolean;
+  /** Where a match may start (see Rule.locate), for patterns V8 cannot skip through quickly. */
+  locate?: Rule['locate'];
   examples: RuleExamples;
 }
 
@@ -66,6 +68,7 @@ export function tokenRule(spec: TokenSpec): Rule {
       (spec.check?.(m, secret) ?? true),
     ...(issuers ? { issuerHosts: typeof issuers === 'function' ? issuers : () => issuers } : {}),
     ...(spec.fallback ? { fallback: true } : {}),
+    ...(spec.locate ? { locate: spec.locate } : {}),
     examples: spec.examples,
   };
 }

@@ -1,0 +1,133 @@
+// Rules with a `locate` cursor run their regex only where the cursor points. The hits must be exactly
+// those of the plain global scan of the same pattern: every rule's examples (all rules', so each
+// cursor also sees other rules' shapes), JSON-quoted, joined and mutated with the characters the
+// cursors look at (`@`, `:`, `=`, quotes, separators), and the benign corpus.
+import { describe, expect, it } from 'vitest';
+import { ALL_RULES } from '../lib/rules/index.js';
+import { findRuleHits } from '../lib/rules/match-rule.js';
+import type { Rule } from '../lib/rules/rule.js';
+import { benignJson, benignSamples, prng } from './support/benign-corpus.js';
+import { expandExample } from './support/expand-example.js';
+
+const latin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+
+const INSERTS = [
+  ' ',
+  '\t',
+  '\n',
+  ':',
+  '=',
+  ':=',
+  '=>',
+  '@',
+  '/',
+  '://',
+  '"',
+  "'",
+  '_',
+  '-',
+  '.',
+  '&',
+  '?',
+  '\\n',
+  '\\',
+  'KEY',
+  'TOKEN',
+  'SECRET',
+  'PASS_WORD',
+  'token',
+  'Secret',
+  'apiKey',
+  'x:y@',
+  'https://',
+  'EAAA',
+  'AZDO',
+  'eyJ',
+];
+
+function mutate(text: string, rand: () => number): string {
+  let s = text;
+  const n = 1 + Math.floor(rand() * 4);
+  for (let i = 0; i < n; i++) {
+    const p = Math.floor(rand() * (s.length + 1));
+    const op = rand();
+    if (op < 0.4) s = s.slice(0, p) + INSERTS[Math.floor(rand() * INSERTS.length)]! + s.slice(p);
+    else if (op < 0.65) s = s.slice(0, p) + s.slice(p + 1 + Math.floor(rand() * 3));
+    else if (op < 0.85) {
+      const c = s.charAt(p);
+      s = s.slice(0, p) + (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()) + s.slice(p + 1);
+    } else {
+      const q = Math.floor(rand() * s.length);
+      s = s.slice(0, p) + s.slice(q, q + 24) + s.slice(p); // a repeated fragment: `A_TOKEN=x_TOKEN=y`
+    }
+  }
+  return s;
+}
+
+function corpus(): string[] {
+  const rand = prng(13);
+  const templates = ALL_RULES.flatMap((r) => [
+    ...r.examples.positive,
+    ...r.examples.negative,
+    ...(r.examples.issuer ?? []).map((x) => x.text),
+  ]);
+  const texts: string[] = [];
+  for (const t of templates) {
+    for (let k = 0; k < 3; k++) {
+      const e = latin1(expandExample(t).text);
+      const other = latin1(expandExample(templates[Math.floor(rand() * templates.length)]!).text);
+      texts.push(e, JSON.stringify(e), `${e}\n${other}`, mutate(e, rand), mutate(mutate(`${other} ${e}`, rand), rand));
+    }
+  }
+  for (const s of benignSamples()) texts.push(latin1(s.text));
+  texts.push(latin1(benignJson(256 * 1024)));
+  return texts;
+}
+
+const located = ALL_RULES.filter((r) => r.locate !== undefined);
+const plain = (r: Rule): Rule => ({ ...r, locate: undefined });
+
+describe('rule cursors (Rule.locate)', () => {
+  it('the rules that scan every view have one', () => {
+    const ids = located.map((r) => r.id);
+    for (const id of ['generic_secret', 'dotenv_file', 'url_credentials', 'database_url_password']) {
+      expect(ids).toContain(id);
+    }
+  });
+
+  const texts = corpus();
+  for (const rule of located) {
+    it(`${rule.id}: the same hits as the plain scan`, () => {
+      const bare = plain(rule);
+      let found = 0;
+      for (const text of texts) {
+        const want = findRuleHits(bare, text);
+        found += want.length;
+        expect(findRuleHits(rule, text), `${rule.id} on ${JSON.stringify(text.slice(0, 300))}`).toEqual(want);
+      }
+      // The comparison means something only where the rule matches.
+      expect(found).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('generic_secret key names', () => {
+  const rule = ALL_RULES.find((r) => r.id === 'generic_secret')!;
+  const value = (): string => expandExample('{{rand:alnum:20}}{{rand:digits:4}}').text;
+
+  it('finds a secret word split by separators (NAME_END is tested on the name without them)', () => {
+    for (const name of ['DB_PASS_WORD', 'db.pass-word', 'APP_SEC_RET', 'api_ke_y']) {
+      const text = `${name}=${value()}`;
+      expect(findRuleHits(rule, text).length, text).toBe(1);
+    }
+  });
+
+  it('a value running into the next key does not swallow that key', () => {
+    // `x_TOKEN=` is no secret (not random), but its value's trailing `=` once consumed the operator
+    // of the key after it, so the real secret there went unseen.
+    const secret = value();
+    const text = `CI_TOKEN=build_runner_TOKEN=${secret}`;
+    const hits = findRuleHits(rule, text);
+    expect(hits.map((h) => text.slice(h.secretStart, h.secretEnd))).toEqual([secret]);
+  });
+});
