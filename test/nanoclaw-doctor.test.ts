@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { makeNanoclawFixture, type NanoclawFixture } from './support/nanoclaw-fixture.js';
+import { makeNanoclawFixture, runGeneratedHelper, type NanoclawFixture } from './support/nanoclaw-fixture.js';
 import { CLI, runCli } from './support/cli.js';
 import { waitFor } from './support/proxy-client.js';
 
@@ -73,17 +73,7 @@ async function buildAndStartNanoclawHost(): Promise<void> {
 
 /** A container spawn: the generated helper runs with OneCLI-less args and writes the group's bundles. */
 async function spawnGroup(folder: string): Promise<void> {
-  const out = path.join(home, `helper-${folder}.mjs`);
-  await build({
-    entryPoints: [path.join(fx.dir, 'src/traffic-guardian.ts')],
-    outfile: out,
-    platform: 'node',
-    format: 'esm',
-    bundle: true,
-    logLevel: 'silent',
-  });
-  const mod = (await import(out)) as { trafficGuardianArgs: (f: string, a: string[]) => string[] };
-  expect(mod.trafficGuardianArgs(folder, []).length).toBeGreaterThan(0);
+  expect((await runGeneratedHelper(fx.dir, home, folder)).length).toBeGreaterThan(0);
 }
 
 describe('traffic-guardian doctor', () => {

@@ -9,9 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { build } from 'esbuild';
 import * as prettier from 'prettier';
-import { makeNanoclawFixture, type NanoclawFixture } from './support/nanoclaw-fixture.js';
+import { makeNanoclawFixture, runGeneratedHelper, type NanoclawFixture } from './support/nanoclaw-fixture.js';
 import { runCli } from './support/cli.js';
 import { GroupRegistry } from '../host-services/group-registry.js';
 import { homePaths } from '../host-services/home.js';
@@ -50,20 +49,8 @@ afterEach(() => {
   rmSync(home, { recursive: true, force: true });
 });
 
-/** Loads the generated src/traffic-guardian.ts (with the fixture's NanoClaw modules) and calls it. */
-async function generatedArgs(folder: string, before: string[] = []): Promise<string[]> {
-  const out = path.join(home, `helper-${Date.now()}-${Math.random()}.mjs`);
-  await build({
-    entryPoints: [path.join(fx.dir, 'src/traffic-guardian.ts')],
-    outfile: out,
-    platform: 'node',
-    format: 'esm',
-    bundle: true,
-    logLevel: 'silent',
-  });
-  const mod = (await import(out)) as { trafficGuardianArgs: (f: string, a: string[]) => string[] };
-  return mod.trafficGuardianArgs(folder, before);
-}
+/** Calls the generated src/traffic-guardian.ts as the patched runner would. */
+const generatedArgs = (folder: string, before: string[] = []) => runGeneratedHelper(fx.dir, home, folder, before);
 
 /** What `docker run` ends up with: the last -e of each name, and each mount's source by target. */
 function effective(args: string[]) {

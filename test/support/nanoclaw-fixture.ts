@@ -252,3 +252,27 @@ export function makeNanoclawFixture(
       ) as Record<string, { command: string; args: string[]; env: Record<string, string> }>,
   };
 }
+
+/**
+ * Compiles the generated `src/traffic-guardian.ts` of a wired fixture (with its NanoClaw modules) into
+ * `scratchDir` and calls it as the patched runner would, with the docker args pushed so far.
+ */
+export async function runGeneratedHelper(
+  nanoclawDir: string,
+  scratchDir: string,
+  folder: string,
+  before: string[] = [],
+): Promise<string[]> {
+  const { build } = await import('esbuild');
+  const out = path.join(scratchDir, `helper-${Date.now()}-${Math.random()}.mjs`);
+  await build({
+    entryPoints: [path.join(nanoclawDir, 'src/traffic-guardian.ts')],
+    outfile: out,
+    platform: 'node',
+    format: 'esm',
+    bundle: true,
+    logLevel: 'silent',
+  });
+  const mod = (await import(out)) as { trafficGuardianArgs: (f: string, a: string[]) => string[] };
+  return mod.trafficGuardianArgs(folder, before);
+}
