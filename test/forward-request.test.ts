@@ -140,6 +140,24 @@ describe('upstream connections', () => {
     }
   });
 
+  it('still scans the body of a request whose upstream refused the connection', async () => {
+    // The body waits paused until the upstream connection is up; a refused connection used to drop it unscanned.
+    const closed = net.createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const key = expandExample('ghp_{{rand:alnum:36}}').text;
+    const r = await viaProxyHttp(g.port, `http://127.0.0.1:${port}/refused`, {
+      method: 'POST',
+      body: `{"note":"x","token":"${key}"}`,
+    });
+    expect(r.status).toBe(502);
+    const [f] = await g.findings(1, (x) => x.path === '/refused' && x.pattern === 'github_token');
+    expect(f!.direction).toBe('outbound');
+    expect(JSON.stringify(f)).not.toContain(key);
+  });
+
   it('drops an idle connection the upstream closed, and opens a new one for the next request', async () => {
     const up = await keepAliveUpstream((_r, s) => {
       ok(s);

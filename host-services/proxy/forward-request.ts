@@ -354,10 +354,13 @@ class Exchange implements ConnHolder, ResponseEvents {
     this.responseDone = true;
     this.dropUpstream();
     this.endResponseTap(false);
-    this.endRequestTap(false);
     const { req, res } = this.f;
-    // Whatever the client still uploads is read and dropped, so its connection is not left stuck.
+    // Whatever the client still uploads is read and dropped, so its connection is not left stuck; it is
+    // still scanned (the request tap ends with the upload, or when the client goes): a secret posted to a
+    // host that refused the connection is an attempt worth a finding. A body waits paused until the
+    // upstream connection is up, so without this a refused connection meant an unscanned body.
     if (!this.requestDone) req.resume();
+    else this.endRequestTap(true);
     if (!res.headersSent) {
       const body = `traffic-guardian: upstream ${formatHostPort(this.f.target)} failed: ${err.code ?? err.message}\n`;
       res.writeHead(502, {
