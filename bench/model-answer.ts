@@ -5,9 +5,19 @@
 // model's think time is not what the bench measures.
 import { benignJson } from '../test/support/benign-corpus.js';
 
-/** A model-API request body (messages array from the benign corpus) of about `bytes` bytes. */
+/**
+ * A model-API request body (messages array from the benign corpus) of exactly `bytes` bytes: the corpus
+ * stops after the message that reaches its size, so it is asked for a little less and the rest is filled
+ * with JSON whitespace. Exact, so a 1 MiB body stays within the default max_scan_bytes (1 MiB) and is
+ * scanned whole rather than cut.
+ */
 export function modelRequestBody(bytes = 256 * 1024, seed = 11): Buffer {
-  return Buffer.from(benignJson(bytes, seed));
+  for (let less = 1024; less < bytes; less *= 2) {
+    const json = benignJson(bytes - less, seed);
+    const pad = bytes - Buffer.byteLength(json);
+    if (pad >= 0) return Buffer.from(`${json.slice(0, -1)}${' '.repeat(pad)}}`);
+  }
+  throw new Error(`cannot build a ${bytes} B model request`);
 }
 
 const ANSWER =
