@@ -219,7 +219,7 @@ const DESCRIBE: Record<Workload, string> = {
 };
 
 /** `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`: thread 0 is the main thread. */
-function threadOf(file: string): number {
+export function threadOf(file: string): number {
   const m = /^CPU\.\d+\.\d+\.\d+\.(\d+)\.\d+\.cpuprofile$/.exec(file);
   return m ? Number(m[1]) : 0;
 }
