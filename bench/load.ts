@@ -14,6 +14,8 @@ export interface LoadResult {
   /** Non-2xx responses, broken connections and timeouts. */
   errors: number;
   rps: number;
+  /** Time measured (sum of the measured windows). */
+  measured_ms: number;
   p50_ms: number;
   p99_ms: number;
 }
@@ -320,6 +322,7 @@ export class LoadSession {
       requests: lat.length,
       errors: this.errors,
       rps: this.measuredMs > 0 ? Math.round(lat.length / (this.measuredMs / 1000)) : 0,
+      measured_ms: Math.round(this.measuredMs),
       p50_ms: pct(lat, 50),
       p99_ms: pct(lat, 99),
     };

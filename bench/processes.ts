@@ -172,6 +172,22 @@ export interface GuardianCounters {
   findings: { EXFIL: number; INJECTION: number };
   upstream_errors: number;
   decode_errors: number;
+  /** Scanning beside forwarding (issue 15); absent from guardians that predate it. */
+  scan_skipped_bytes?: number;
+  scan_skipped_messages?: number;
+  scan_backlog_peak_bytes?: number;
+}
+
+/**
+ * BENCH_SCAN_WORKERS=N: the guardians get `scan_workers: N` (0 = scan on the proxy thread), so one bench
+ * compares the two. Unset: the key is left out and the guardian's default applies.
+ */
+export function scanWorkersConfig(): { scan_workers?: number } {
+  const v = process.env.BENCH_SCAN_WORKERS;
+  if (v === undefined || v === '') return {};
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 16) throw new Error(`BENCH_SCAN_WORKERS must be an integer 0..16, not ${v}`);
+  return { scan_workers: n };
 }
 
 /** `traffic-guardian status --json` against a running guardian's home: its counters, or null. */

@@ -1,13 +1,19 @@
-// Where the guardian's time goes: runs the guardian under `node --cpu-prof` while the HTTP small-JSON
-// load (32 keep-alive connections) goes through it, stops it with SIGTERM (the profile is written on
-// exit) and prints the top self-time functions and a breakdown by area, counting only samples taken
-// during the load window. Usage: node dist/bench/profile.js [--seconds N] [--conns N] [--keep DIR]
+// Where the guardian's time goes: runs the guardian under `node --cpu-prof` while a load goes through
+// it over HTTP, stops it with SIGTERM (each thread writes its own profile on exit) and prints the top
+// self-time functions and a breakdown by area, counting only samples taken during the load window: the
+// main thread first, then the scan worker threads merged (when the guardian runs any).
+// Workloads (--workload): small (small JSON GETs, the default), post64k (64 KiB JSON POSTs), model (the
+// model call: 256 KiB JSON POST answered with server-sent events), mix (small GETs on 1 connection while
+// --conns connections upload 1 MiB bodies). BENCH_SCAN_WORKERS=N sets the guardian's scan_workers.
+// Usage: node dist/bench/profile.js [--workload W] [--seconds N] [--conns N] [--top N] [--keep DIR]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { dialTcp, getRequest, runLoad } from './load.js';
-import { startGuardianProcess, startUpstreamProcess, type Child } from './processes.js';
+import { dialTcp, getRequest, LoadSession, postRequest, runLoad, type Dial } from './load.js';
+import { modelRequestBody } from './model-answer.js';
+import { scanWorkersConfig, startGuardianProcess, startUpstreamProcess, type Child } from './processes.js';
+import { benignJson } from '../test/support/benign-corpus.js';
 
 interface CallFrame {
   functionName: string;
@@ -116,17 +122,123 @@ export function summarise(profile: CpuProfile, fromUs = -Infinity, toUs = Infini
   };
 }
 
+type Summary = ReturnType<typeof summarise>;
+
+/** Several threads' summaries as one (the scan workers run the same code; their sum is what they cost). */
+export function mergeSummaries(list: Summary[]): Summary {
+  const fns = new Map<string, Summary['functions'][number]>();
+  const areas = new Map<string, number>();
+  let total = 0;
+  for (const s of list) {
+    total += s.totalMs;
+    for (const [a, us] of s.areas) areas.set(a, (areas.get(a) ?? 0) + us);
+    for (const f of s.functions) {
+      const key = `${f.name}|${f.where}`;
+      const e = fns.get(key) ?? { ...f, us: 0, callers: new Map<string, number>() };
+      e.us += f.us;
+      for (const [c, us] of f.callers) e.callers.set(c, (e.callers.get(c) ?? 0) + us);
+      fns.set(key, e);
+    }
+  }
+  return {
+    totalMs: total,
+    functions: [...fns.values()].sort((a, b) => b.us - a.us),
+    areas: [...areas.entries()].sort((a, b) => b[1] - a[1]),
+  };
+}
+
+function printSummary(s: Summary, top: number): void {
+  const pct = (us: number) => ((100 * us) / 1000 / s.totalMs).toFixed(1).padStart(5);
+  console.log('\nby area (self time)');
+  for (const [a, us] of s.areas.slice(0, 20))
+    console.log(`  ${pct(us)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${a}`);
+  console.log(`\ntop ${top} functions by self time`);
+  for (const f of s.functions.slice(0, top)) {
+    console.log(`  ${pct(f.us)}%  ${(f.us / 1000).toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}`);
+    // For native functions, the JavaScript call paths that account for most of their time.
+    const cs = [...f.callers.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    for (const [c, us] of cs) if (us >= f.us * 0.1) console.log(`${' '.repeat(20)}${pct(us)}%  < ${c}`);
+  }
+}
+
+/** Summary of one profile inside the load window, or of all of it if the window's clock did not line up. */
+function windowed(profile: CpuProfile, from: number, to: number): { s: Summary; note: string } {
+  const s = summarise(profile, from, to);
+  if (s.totalMs >= 100 || profile.samples.length === 0) return { s, note: 'samples inside the load window only' };
+  return { s: summarise(profile), note: 'whole profile (load-window clock did not line up)' };
+}
+
+const WORKLOADS = ['small', 'post64k', 'model', 'mix'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+interface LoadOutcome {
+  line: string;
+}
+
+/** Runs `workload` through the guardian for `ms`; one line saying what it achieved. */
+async function drive(workload: Workload, dial: Dial, host: string, conns: number, ms: number): Promise<LoadOutcome> {
+  const url = (p: string) => `http://${host}${p}`;
+  const small = getRequest('/small', host, url('/small'));
+  if (workload === 'mix') {
+    const body = modelRequestBody(1024 * 1024, 5);
+    const up = await LoadSession.open(dial, postRequest('/upload', host, body, url('/upload')), conns);
+    const sm = await LoadSession.open(dial, small, 1).catch((err: unknown) => {
+      up.close();
+      throw err;
+    });
+    try {
+      await Promise.all([up.run(ms, true), sm.run(ms, true)]);
+      const u = up.result();
+      const r = sm.result();
+      const mibs = (u.requests * body.length) / 2 ** 20 / (u.measured_ms / 1000);
+      return {
+        line:
+          `small GETs x1: p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms; ` +
+          `uploads x${conns}: ${mibs.toFixed(0)} MiB/s; errors ${r.errors}/${u.errors}`,
+      };
+    } finally {
+      up.close();
+      sm.close();
+    }
+  }
+  const req =
+    workload === 'small'
+      ? small
+      : workload === 'post64k'
+        ? postRequest('/upload', host, Buffer.from(benignJson(64 * 1024, 3)), url('/upload'))
+        : postRequest('/model', host, modelRequestBody(256 * 1024), url('/model'));
+  const r = await runLoad(dial, req, conns, ms, 0);
+  return { line: `${r.rps} rps, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, ${r.errors} errors` };
+}
+
+const DESCRIBE: Record<Workload, string> = {
+  small: 'HTTP small JSON GETs',
+  post64k: 'HTTP 64 KiB JSON POSTs',
+  model: 'HTTP model call (256 KiB JSON POST, SSE answer)',
+  mix: 'HTTP mix (small GETs on 1 connection while the others upload 1 MiB bodies)',
+};
+
+/** `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`: thread 0 is the main thread. */
+export function threadOf(file: string): number {
+  const m = /^CPU\.\d+\.\d+\.\d+\.(\d+)\.\d+\.cpuprofile$/.exec(file);
+  return m ? Number(m[1]) : 0;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      workload: { type: 'string', default: 'small' },
       seconds: { type: 'string', default: '10' },
-      conns: { type: 'string', default: '32' },
+      conns: { type: 'string' },
       top: { type: 'string', default: '30' },
       keep: { type: 'string' },
     },
   });
+  const workload = values.workload as Workload;
+  if (!WORKLOADS.includes(workload)) throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
   const seconds = Math.min(60, Number(values.seconds));
-  const conns = Math.min(256, Number(values.conns));
+  const conns = Math.min(256, Number(values.conns ?? (workload === 'mix' ? 8 : 32)));
+  const top = Number(values.top);
   const dir = values.keep ?? mkdtempSync(path.join(os.tmpdir(), 'tgb-prof-'));
   const children: Child[] = [];
   try {
@@ -134,45 +246,43 @@ async function main(): Promise<void> {
     children.push(up);
     const g = await startGuardianProcess(
       'guardian (profiled)',
-      { https_inspection: true, upstream_ca_file: up.caFile, dedup_window_secs: 300 },
+      { https_inspection: true, upstream_ca_file: up.caFile, dedup_window_secs: 300, ...scanWorkersConfig() },
       ['--cpu-prof', '--cpu-prof-dir', dir],
     );
     children.push(g);
     const host = `127.0.0.1:${up.httpPort}`;
-    const req = getRequest('/small', host, `http://${host}/small`);
-    await runLoad(dialTcp(g.port), req, 8, 1000, 0);
+    const dial = dialTcp(g.port);
+    // Unprofiled warm-up (the samples before the window are left out): V8 optimises the hot paths first.
+    await drive(workload, dial, host, Math.min(conns, 8), 1000);
     // CLOCK_MONOTONIC in µs: the same clock V8 stamps profile samples with on Linux.
     const from = Number(process.hrtime.bigint() / 1000n);
-    const r = await runLoad(dialTcp(g.port), req, conns, seconds * 1000, 0);
+    const r = await drive(workload, dial, host, conns, seconds * 1000);
     const to = Number(process.hrtime.bigint() / 1000n);
-    process.stderr.write(`load: ${r.rps} rps, p50 ${r.p50_ms.toFixed(2)} ms, ${r.errors} errors\n`);
+    process.stderr.write(`load: ${r.line}\n`);
     await g.stop();
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
-    const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
-    let s = summarise(profile, from, to);
-    let note = 'samples inside the load window only';
-    if (s.totalMs < 100) {
-      s = summarise(profile);
-      note = 'whole profile (load-window clock did not line up)';
-    }
-    const top = Number(values.top);
-    const pct = (us: number) => ((100 * us) / 1000 / s.totalMs).toFixed(1).padStart(5);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    const main = files.find((f) => threadOf(f) === 0);
+    if (!main) throw new Error(`no main-thread .cpuprofile written in ${dir}`);
+    const read = (f: string) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as CpuProfile;
+    const m = windowed(read(main), from, to);
+    const cfg = scanWorkersConfig();
     console.log(
-      `guardian CPU profile: HTTP small JSON, ${conns} keep-alive connections, ${seconds} s, ${r.rps} rps; ` +
-        `${s.totalMs.toFixed(0)} ms sampled (${note})`,
+      `guardian CPU profile: ${DESCRIBE[workload]}, ${conns} keep-alive connections, ${seconds} s; ${r.line}` +
+        `${cfg.scan_workers === undefined ? '' : `; scan_workers ${cfg.scan_workers}`}`,
     );
-    console.log('\nby area (self time)');
-    for (const [a, us] of s.areas.slice(0, 20))
-      console.log(`  ${pct(us)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${a}`);
-    console.log(`\ntop ${top} functions by self time`);
-    for (const f of s.functions.slice(0, top)) {
-      console.log(`  ${pct(f.us)}%  ${(f.us / 1000).toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}`);
-      // For native functions, the JavaScript call paths that account for most of their time.
-      const cs = [...f.callers.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3);
-      for (const [c, us] of cs) if (us >= f.us * 0.1) console.log(`${' '.repeat(20)}${pct(us)}%  < ${c}`);
-    }
-    if (values.keep) console.log(`\nprofile kept: ${path.join(dir, file)}`);
+    console.log(`\nmain thread: ${m.s.totalMs.toFixed(0)} ms sampled (${m.note})`);
+    printSummary(m.s, top);
+    const workerFiles = files.filter((f) => threadOf(f) !== 0);
+    if (workerFiles.length) {
+      const ws = workerFiles.map((f) => windowed(read(f), from, to).s);
+      const merged = mergeSummaries(ws);
+      console.log(
+        `\nworker threads (${workerFiles.length}, merged): ${merged.totalMs.toFixed(0)} ms sampled ` +
+          `(${ws.map((w) => w.totalMs.toFixed(0)).join(' + ')} ms; a thread's samples include its idle time)`,
+      );
+      printSummary(merged, top);
+    } else console.log('\nno worker-thread profiles (the guardian ran no worker threads, or none exited cleanly)');
+    if (values.keep) console.log(`\nprofiles kept in ${dir}: ${files.join(', ')}`);
   } finally {
     for (const c of children.reverse()) await c.stop().catch(() => undefined);
     if (!values.keep) rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 // The benchmark's upstream, run as its own process so it does not share an event loop with the load
 // generator. Serves the same routes over HTTP and HTTPS on 127.0.0.1 (TLS leaf for `localhost` from a
 // CA made in a temp home) and prints one JSON line {httpPort, httpsPort, caFile, caPem} when ready.
-// Every response has Content-Length except /sse. Exits on SIGTERM or when its parent closes stdin.
+// Every response has Content-Length except /sse and POST /model (chunked). Exits on SIGTERM or when its
+// parent closes stdin.
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
@@ -10,6 +11,7 @@ import { once } from 'node:events';
 import { loadOrCreateCa } from '../host-services/ca.js';
 import { homePaths } from '../host-services/home.js';
 import { benignJson } from '../test/support/benign-corpus.js';
+import { modelEvents } from './model-answer.js';
 
 const home = process.argv[2];
 if (!home) throw new Error('usage: upstream-server <ca-home>');
@@ -43,6 +45,17 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
       const body = JSON.stringify({ ok: true, bytes });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
+    });
+    return;
+  }
+  if (req.method === 'POST' && url.pathname === '/model') {
+    let bytes = 0;
+    req.on('data', (d: Buffer) => (bytes += d.length));
+    req.on('end', () => {
+      // No Content-Length: Node frames the answer chunked, one chunk per write.
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      for (const e of modelEvents(bytes)) res.write(e);
+      res.end();
     });
     return;
   }
