@@ -237,6 +237,7 @@ const databricks = tokenRule({
   description: 'Databricks personal access token',
   severity: 'critical',
   keywords: ['dapi'],
+  startsBeforeKeyword: 0,
   pattern: /(?<secret>dapi[a-f0-9]{32}(?:-[0-9])?)(?![A-Za-z0-9])/g,
   prefixes: ['dapi'],
   // Workspace hosts can be created by anyone: a token sent to any of them is reported.

@@ -143,6 +143,8 @@ const newRelic = tokenRule({
   description: 'New Relic user API, browser, insights insert or license key',
   severity: 'high',
   keywords: ['nrak-', 'nrjs-', 'nrii-', 'nral'],
+  // The `nral` form has 36 hex digits before it.
+  startsBeforeKeyword: 36,
   pattern: /(?<secret>NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRII-[A-Za-z0-9_-]{32}|\b[a-f0-9]{36}NRAL)(?![A-Za-z0-9_-])/g,
   prefixes: ['NRAK-', 'NRJS-', 'NRII-'],
   issuers: [
@@ -228,6 +230,7 @@ const atlassian = tokenRule({
   description: 'Atlassian (Jira, Confluence) API token or Bitbucket app password',
   severity: 'high',
   keywords: ['atatt', 'atctt', 'atbb'],
+  startsBeforeKeyword: 0,
   pattern: /(?<secret>AT(?:ATT|CTT)[A-Za-z0-9_=-]{150,300}|ATBB[A-Za-z0-9_=.-]{28,40})(?![A-Za-z0-9_=.-])/g,
   prefixes: ['ATATT', 'ATCTT', 'ATBB'],
   minEntropy: 3.5,
@@ -357,6 +360,7 @@ const square = tokenRule({
   // The keyword `eaaa` is common in base64 images; the exact-case literals are not. `sq0` prefixes are
   // found by their `q0` (indexOf on a literal led by a common letter like `s` stops at every one).
   locate: atLiterals(['EAAA', { lit: 'q0', back: 1 }]),
+  startsBeforeKeyword: 0,
   prefixes: ['EAAA', 'sq0atp-', 'sq0csp-'],
   minEntropy: 3.5,
   issuers: ['connect.squareup.com', 'connect.squareupsandbox.com'],

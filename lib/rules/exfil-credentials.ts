@@ -88,6 +88,7 @@ const awsAccessKey: Rule = {
   pattern: /\b(?<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b/g,
   // Two searches rather than four: AKIA, ASIA and ABIA share their `IA`.
   locate: atLiterals([{ lit: 'IA', back: 2 }, 'ACCA']),
+  startsBeforeKeyword: 0,
   publicPrefix: (secret) => secret.slice(0, 4),
   accept: (_m, secret) => !secret.endsWith('EXAMPLE') && !isDocExample(secret) && looksLikeRealSecret(secret, 2.5),
   issuerHosts: () => AWS_API_HOSTS,
@@ -256,6 +257,7 @@ const googleApiKey: Rule = {
   severity: 'high',
   description: 'Google API key',
   keywords: ['aiza'],
+  startsBeforeKeyword: 0,
   pattern: /\b(?<secret>AIza[A-Za-z0-9_-]{35})(?![A-Za-z0-9_-])/g,
   publicPrefix: () => 'AIza',
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(4), 3.5),
@@ -343,6 +345,7 @@ const jwtCredential: Rule = {
   pattern: /(?<secret>eyJ[A-Za-z0-9_-]{8,2000}\.ey[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_-])/g,
   // By its rarer `yJ`: a search for `eyJ` stops at every `e` (3x slower on prose).
   locate: atLiterals([{ lit: 'yJ', back: 1 }]),
+  startsBeforeKeyword: 0,
   accept: (m, secret) =>
     JWT_CONTEXT.test(m.input.slice(Math.max(0, m.index - 40), m.index)) &&
     !isDocExample(secret) &&

@@ -26,6 +26,10 @@ interface Dfa {
   out: Int32Array;
   /** Longest keyword: a lane reads this many bytes minus one past its end, so no keyword straddles lanes unseen. */
   maxLen: number;
+  /** Aho-Corasick failure links (state indices): the longest proper suffix that is also a state. */
+  fail: Int32Array;
+  /** Each keyword's own state, with its rule's index and its length. */
+  ends: { state: number; rule: number; len: number }[];
 }
 
 /**
@@ -51,6 +55,7 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
   const words = Math.max(1, Math.ceil(groups.length / RULES_PER_WORD));
   const go: Map<number, number>[] = [new Map()];
   const out: number[][] = [new Array<number>(words).fill(0)];
+  const ends: Dfa['ends'] = [];
   groups.forEach((ks, ri) => {
     for (const k of ks) {
       let s = 0;
@@ -66,6 +71,7 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
         s = t;
       }
       out[s]![Math.floor(ri / RULES_PER_WORD)]! |= 1 << (ri % RULES_PER_WORD);
+      ends.push({ state: s, rule: ri, len: k.length });
     }
   });
   const n = go.length;
@@ -102,16 +108,41 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
   const flat = new Int32Array(n * words);
   for (let s = 0; s < n; s++) for (let w = 0; w < words; w++) flat[s * words + w] = out[s]![w]!;
   const maxLen = Math.max(1, ...groups.flatMap((ks) => ks.map((k) => k.length)));
-  return { cls, delta: pre, nc, words, out: flat, maxLen };
+  return { cls, delta: pre, nc, words, out: flat, maxLen, fail, ends };
 }
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
 
+/** Per state, the keywords of rules with `startsBeforeKeyword` that end there: (rule index, length). */
+function keywordEnds(d: Dfa, rules: readonly Rule[]): Map<number, { rule: number; len: number }[]> {
+  const own = new Map<number, { rule: number; len: number }[]>();
+  for (const e of d.ends) {
+    if (rules[e.rule]!.startsBeforeKeyword === undefined) continue;
+    let list = own.get(e.state);
+    if (!list) own.set(e.state, (list = []));
+    list.push({ rule: e.rule, len: e.len });
+  }
+  const byState = new Map<number, { rule: number; len: number }[]>();
+  if (own.size === 0) return byState;
+  // A state's string ends with a keyword when that keyword's state is on its failure chain.
+  for (let s = 1; s < d.fail.length; s++) {
+    const list: { rule: number; len: number }[] = [];
+    for (let t = s; t !== 0; t = d.fail[t]!) list.push(...(own.get(t) ?? []));
+    if (list.length > 0) byState.set(s, list);
+  }
+  return byState;
+}
+
 export class KeywordPrefilter {
   private readonly wasm: WasmDfaWalk;
+  private readonly index = new Map<Rule, number>();
+  private readonly ends: Map<number, { rule: number; len: number }[]>;
 
   constructor(private readonly rules: readonly Rule[]) {
-    this.wasm = new WasmDfaWalk(buildDfa(rules.map((r) => r.keywords)));
+    const dfa = buildDfa(rules.map((r) => r.keywords));
+    this.wasm = new WasmDfaWalk(dfa);
+    rules.forEach((r, i) => this.index.set(r, i));
+    this.ends = keywordEnds(dfa, rules);
   }
 
   /** Rules with at least one keyword (case-insensitively) in the latin1 `bytes`, in rule order. */
@@ -125,6 +156,37 @@ export class KeywordPrefilter {
     for (let i = 0; i < this.rules.length; i++) {
       if (mask[Math.floor(i / RULES_PER_WORD)]! & (1 << (i % RULES_PER_WORD))) out.push(this.rules[i]!);
     }
+    return out;
+  }
+
+  /**
+   * For a rule with `startsBeforeKeyword` among the last `candidates` call's answer: the sorted
+   * positions of that view where its match may start (each of its keywords' start, and the
+   * `startsBeforeKeyword` positions before it). Null when the rule has none declared or the view had
+   * too many keywords to log: then the rule runs over the whole view.
+   */
+  starts(rule: Rule): number[] | null {
+    const ri = this.index.get(rule);
+    const back = rule.startsBeforeKeyword;
+    if (ri === undefined || back === undefined) return null;
+    const log = this.wasm.completed();
+    if (log === null) return null;
+    const out: number[] = [];
+    for (let i = 0; i < log.count; i++) {
+      const here = this.ends.get(log.state(i));
+      if (here === undefined) continue;
+      const end = log.at(i);
+      for (const e of here) {
+        if (e.rule !== ri) continue;
+        const start = end - e.len + 1;
+        for (let p = Math.max(0, start - back); p <= start; p++) out.push(p);
+      }
+    }
+    out.sort((a, b) => a - b);
+    // Lanes overlap, and keywords of one rule may share a start: one entry per position.
+    let n = 0;
+    for (let i = 0; i < out.length; i++) if (i === 0 || out[i] !== out[n - 1]) out[n++] = out[i]!;
+    out.length = n;
     return out;
   }
 }

@@ -25,10 +25,16 @@ export interface DfaTables {
 }
 
 const PAGE = 64 * 1024;
-/** Memory layout (byte offsets): found-rule masks, final lane states, the table, masks per state, the view. */
+/**
+ * Memory layout (byte offsets): found-rule masks, final lane states, the count of completed keywords,
+ * the table, masks per state, the log of completed keywords (address, state) and the view.
+ */
 const MASK = 0;
 const STATES = 512;
+const LOG_COUNT = 576;
 const DELTA = 1024;
+/** Completed keywords logged per view at most (more are counted, not logged). */
+export const LOG_CAP = 16 * 1024;
 /** A state's row: one i32 per byte value. */
 const ROW = 256 * 4;
 /** Lanes walked at once: independent lookup chains keep the CPU busy while each waits on its load. */
@@ -49,9 +55,9 @@ function step(s: number, addr: readonly number[]): number[] {
   return code(op.get(s), addr, op.load8u(0), op.i32(2), op.shl, op.add, op.load(DELTA));
 }
 
-/** On the stack a completing state's `~s`: s = ~~s, and its rules are recorded (function 0). */
-function onHit(s: number): number[] {
-  return code(op.i32(-1), op.xor, op.tee(s), op.call(0));
+/** On the stack a completing state's `~s`: s = ~~s, and it is recorded with the byte's address (function 0). */
+function onHit(s: number, addr: readonly number[]): number[] {
+  return code(op.i32(-1), op.xor, op.tee(s), addr, op.call(0));
 }
 
 export class WasmDfaWalk {
@@ -63,34 +69,58 @@ export class WasmDfaWalk {
   private readonly lanes: (p: number, q: number, len: number) => number;
   private readonly words: number;
   private readonly maxLen: number;
+  private readonly logAt: number;
 
   constructor(d: DfaTables) {
     if (d.words * 4 > STATES - MASK) throw new Error('too many rules for the keyword walk');
     const states = d.delta.length / d.nc;
     const outAt = DELTA + states * ROW;
-    this.viewAt = (outAt + d.out.length * 4 + 15) & ~15;
+    this.logAt = (outAt + d.out.length * 4 + 15) & ~15;
+    this.viewAt = this.logAt + LOG_CAP * 8;
     this.words = d.words;
     this.maxLen = d.maxLen;
 
-    // hit(s): mask[w] |= out[(s / ROW) * words + w] for each word.
+    // hit(s, addr): mask[w] |= out[(s / ROW) * words + w] for each word; (addr, s) logged.
+    const logAt = this.logAt;
     const hit = {
       name: 'hit',
-      params: 1,
+      params: 2,
       results: 0 as const,
-      locals: 1,
+      locals: 2,
       body: code(
+        op.i32(0),
+        op.i32(0),
+        op.load(LOG_COUNT),
+        op.tee(3),
+        op.i32(1),
+        op.add,
+        op.store(LOG_COUNT),
+        op.get(3),
+        op.i32(LOG_CAP),
+        op.ltU,
+        op.if,
+        op.get(3),
+        op.i32(8),
+        op.mul,
+        op.tee(3),
+        op.get(1),
+        op.store(logAt),
+        op.get(3),
+        op.get(0),
+        op.store(logAt + 4),
+        op.end,
         op.get(0),
         op.i32(ROW),
         op.divU,
         op.i32(d.words * 4),
         op.mul,
-        op.set(1),
+        op.set(2),
         ...Array.from({ length: d.words }, (_, w) =>
           code(
             op.i32(0),
             op.i32(0),
             op.load(MASK + 4 * w),
-            op.get(1),
+            op.get(2),
             op.load(outAt + 4 * w),
             op.or,
             op.store(MASK + 4 * w),
@@ -117,7 +147,7 @@ export class WasmDfaWalk {
         op.ltS,
         op.if,
         op.get(2),
-        onHit(2),
+        onHit(2, op.get(0)),
         op.end,
         op.get(0),
         op.i32(1),
@@ -160,7 +190,15 @@ export class WasmDfaWalk {
         op.ltS,
         op.if,
         ...Array.from({ length: LANES }, (_, j) =>
-          code(op.get(SJ(j)), op.i32(0), op.ltS, op.if, op.get(SJ(j)), onHit(SJ(j)), op.end),
+          code(
+            op.get(SJ(j)),
+            op.i32(0),
+            op.ltS,
+            op.if,
+            op.get(SJ(j)),
+            onHit(SJ(j), j === 0 ? op.get(P) : code(op.get(P), op.get(QJ(j)), op.add)),
+            op.end,
+          ),
         ),
         op.end,
         op.get(P),
@@ -204,6 +242,7 @@ export class WasmDfaWalk {
     }
     const i32 = this.i32;
     i32.fill(0, MASK / 4, MASK / 4 + this.words);
+    i32[LOG_COUNT / 4] = 0;
     this.u8.set(bytes, this.viewAt);
     const p = this.viewAt;
     if (n < LANES_FROM || this.maxLen * 16 > n) {
@@ -223,5 +262,19 @@ export class WasmDfaWalk {
       this.walk(p + last + len, p + n, i32[st + LANES - 1]!);
     }
     return i32.subarray(MASK / 4, MASK / 4 + this.words);
+  }
+
+  /**
+   * The keywords completed in the last view, as (position of the keyword's last byte, state) pairs
+   * in walk order (a position may come twice: lanes overlap), or null when there were more than
+   * LOG_CAP of them.
+   */
+  completed(): { count: number; at: (i: number) => number; state: (i: number) => number } | null {
+    const count = this.i32[LOG_COUNT / 4]!;
+    if (count > LOG_CAP) return null;
+    const i32 = this.i32;
+    const base = this.logAt / 4;
+    const viewAt = this.viewAt;
+    return { count, at: (i) => i32[base + 2 * i]! - viewAt, state: (i) => i32[base + 2 * i + 1]! / ROW };
   }
 }
