@@ -153,4 +153,18 @@ describe('KeywordPrefilter', () => {
     expect(pf.candidates(b)).toEqual([]);
     expect(pf.candidates(a.subarray(0, 20)).map((r) => r.id)).toEqual(naive(rules, a.toString('latin1', 0, 20)));
   });
+
+  it('logs where keywords start for rules that ask (Rule.startsBeforeKeyword), and gives up past the log cap', () => {
+    const rules = rulesFor('outbound');
+    const aws = rules.find((r) => r.id === 'aws_access_key')!;
+    const pf = new KeywordPrefilter(rules);
+    const text = `${'x'.repeat(2000)}akia ${'y'.repeat(3000)}ASIA ${'z'.repeat(1000)}aKiA`;
+    expect(pf.candidates(Buffer.from(text, 'latin1'))).toContain(aws);
+    expect(pf.starts(aws)).toEqual([2000, 5005, 6010]);
+    // A rule without the declaration runs over the whole view.
+    expect(pf.starts(rules.find((r) => r.id === 'generic_secret')!)).toBeNull();
+    // More keywords than the log holds (16 Ki): no positions, so the rule runs over the whole view.
+    expect(pf.candidates(Buffer.from(`${'key '.repeat(17_000)}AKIA`, 'latin1'))).toContain(aws);
+    expect(pf.starts(aws)).toBeNull();
+  });
 });
