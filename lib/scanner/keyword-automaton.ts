@@ -113,8 +113,17 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
 
-/** Per state, the keywords of rules with `startsBeforeKeyword` that end there: (rule index, length). */
-function keywordEnds(d: Dfa, rules: readonly Rule[]): Map<number, { rule: number; len: number }[]> {
+/**
+ * Per state, the keywords of rules with `startsBeforeKeyword` that end there, as index ranges into
+ * `rule` and `len`: state s's are [first[s], first[s + 1]).
+ */
+interface KeywordEnds {
+  first: Int32Array;
+  rule: Int32Array;
+  len: Int32Array;
+}
+
+function keywordEnds(d: Dfa, rules: readonly Rule[]): KeywordEnds {
   const own = new Map<number, { rule: number; len: number }[]>();
   for (const e of d.ends) {
     if (rules[e.rule]!.startsBeforeKeyword === undefined) continue;
@@ -122,21 +131,24 @@ function keywordEnds(d: Dfa, rules: readonly Rule[]): Map<number, { rule: number
     if (!list) own.set(e.state, (list = []));
     list.push({ rule: e.rule, len: e.len });
   }
-  const byState = new Map<number, { rule: number; len: number }[]>();
-  if (own.size === 0) return byState;
-  // A state's string ends with a keyword when that keyword's state is on its failure chain.
-  for (let s = 1; s < d.fail.length; s++) {
-    const list: { rule: number; len: number }[] = [];
-    for (let t = s; t !== 0; t = d.fail[t]!) list.push(...(own.get(t) ?? []));
-    if (list.length > 0) byState.set(s, list);
+  const n = d.fail.length;
+  const first = new Int32Array(n + 1);
+  const flat: { rule: number; len: number }[] = [];
+  for (let s = 0; s < n; s++) {
+    first[s] = flat.length;
+    // A state's string ends with a keyword when that keyword's state is on its failure chain.
+    if (own.size > 0) for (let t = s; t !== 0; t = d.fail[t]!) flat.push(...(own.get(t) ?? []));
   }
-  return byState;
+  first[n] = flat.length;
+  return { first, rule: Int32Array.from(flat, (e) => e.rule), len: Int32Array.from(flat, (e) => e.len) };
 }
 
 export class KeywordPrefilter {
   private readonly wasm: WasmDfaWalk;
   private readonly index = new Map<Rule, number>();
-  private readonly ends: Map<number, { rule: number; len: number }[]>;
+  private readonly ends: KeywordEnds;
+  /** Keyword starts per rule index in the last view, made on the first `starts` call after `candidates`. */
+  private startsOf: (number[] | undefined)[] | null = null;
 
   constructor(private readonly rules: readonly Rule[]) {
     const dfa = buildDfa(rules.map((r) => r.keywords));
@@ -148,6 +160,7 @@ export class KeywordPrefilter {
   /** Rules with at least one keyword (case-insensitively) in the latin1 `bytes`, in rule order. */
   candidates(bytes: Uint8Array): readonly Rule[] {
     const mask = this.wasm.run(bytes);
+    this.startsOf = null;
     let any = 0;
     for (let w = 0; w < mask.length; w++) any |= mask[w]!;
     // Most views match no keyword: no array is made for them.
@@ -165,28 +178,40 @@ export class KeywordPrefilter {
    * `startsBeforeKeyword` positions before it). Null when the rule has none declared or the view had
    * too many keywords to log: then the rule runs over the whole view.
    */
-  starts(rule: Rule): number[] | null {
+  starts(rule: Rule): readonly number[] | null {
     const ri = this.index.get(rule);
     const back = rule.startsBeforeKeyword;
     if (ri === undefined || back === undefined) return null;
-    const log = this.wasm.completed();
-    if (log === null) return null;
+    const all = (this.startsOf ??= this.keywordStarts());
+    if (all.length === 0) return null; // the log overflowed
+    const found = all[ri];
+    if (found === undefined) return [];
+    const sorted = Int32Array.from(found).sort();
     const out: number[] = [];
-    for (let i = 0; i < log.count; i++) {
-      const here = this.ends.get(log.state(i));
-      if (here === undefined) continue;
-      const end = log.at(i);
-      for (const e of here) {
-        if (e.rule !== ri) continue;
-        const start = end - e.len + 1;
-        for (let p = Math.max(0, start - back); p <= start; p++) out.push(p);
+    // Lanes overlap, and keywords of one rule may share a start: each position once.
+    for (let i = 0; i < sorted.length; i++) {
+      const start = sorted[i]!;
+      for (let p = Math.max(0, start - back, out.length > 0 ? out[out.length - 1]! + 1 : 0); p <= start; p++)
+        out.push(p);
+    }
+    return out;
+  }
+
+  /** One pass over the walk's log: keyword starts per rule (unsorted), or [] when the log overflowed. */
+  private keywordStarts(): (number[] | undefined)[] {
+    const log = this.wasm.completed();
+    if (log === null) return [];
+    const { first, rule, len } = this.ends;
+    const { i32, at, viewAt, row, count } = log;
+    const all: (number[] | undefined)[] = new Array(this.rules.length);
+    for (let i = 0; i < count; i++) {
+      const s = i32[at + 2 * i + 1]! / row;
+      const to = first[s + 1]!;
+      for (let e = first[s]!; e < to; e++) {
+        const start = i32[at + 2 * i]! - viewAt - len[e]! + 1;
+        (all[rule[e]!] ??= []).push(start);
       }
     }
-    out.sort((a, b) => a - b);
-    // Lanes overlap, and keywords of one rule may share a start: one entry per position.
-    let n = 0;
-    for (let i = 0; i < out.length; i++) if (i === 0 || out[i] !== out[n - 1]) out[n++] = out[i]!;
-    out.length = n;
-    return out;
+    return all;
   }
 }

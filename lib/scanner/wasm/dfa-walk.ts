@@ -265,16 +265,13 @@ export class WasmDfaWalk {
   }
 
   /**
-   * The keywords completed in the last view, as (position of the keyword's last byte, state) pairs
-   * in walk order (a position may come twice: lanes overlap), or null when there were more than
-   * LOG_CAP of them.
+   * The keywords completed in the last view: `count` (address, state row) pairs from `i32[at]` on,
+   * in walk order (a position may come twice: lanes overlap); `viewAt` is the view's address and
+   * `row` a row's size. Null when there were more than LOG_CAP of them.
    */
-  completed(): { count: number; at: (i: number) => number; state: (i: number) => number } | null {
+  completed(): { count: number; i32: Int32Array; at: number; viewAt: number; row: number } | null {
     const count = this.i32[LOG_COUNT / 4]!;
     if (count > LOG_CAP) return null;
-    const i32 = this.i32;
-    const base = this.logAt / 4;
-    const viewAt = this.viewAt;
-    return { count, at: (i) => i32[base + 2 * i]! - viewAt, state: (i) => i32[base + 2 * i + 1]! / ROW };
+    return { count, i32: this.i32, at: this.logAt / 4, viewAt: this.viewAt, row: ROW };
   }
 }
