@@ -121,7 +121,7 @@ describe('rules that start at a keyword (Rule.startsBeforeKeyword)', () => {
 
   it('the rules whose keywords are common in benign traffic have it', () => {
     const ids = keyed.map((r) => r.id);
-    for (const id of ['jwt_credential', 'aws_access_key', 'square_token', 'dotenv_file', 'destructive_rm']) {
+    for (const id of ['jwt_credential', 'aws_access_key', 'square_token', 'destructive_rm', 'markdown_image_exfil']) {
       expect(ids).toContain(id);
     }
   });

@@ -235,7 +235,6 @@ const dotenvFile: Rule = {
   severity: 'high',
   description: '.env file line holding a key, secret, token or password',
   keywords: ['key', 'secret', 'token', 'passw', 'credential', 'private'],
-  startsBeforeKeyword: 0,
   // Anchored on the upper-case keyword (fast); `accept` checks the name starts a line (start of text,
   // a newline, or a JSON `\n` escape), optionally after `export `.
   pattern:
