@@ -38,6 +38,7 @@ const AI_PREFIXES = ['sk-ant-api03-', 'sk-ant-admin01-', 'sk-proj-', 'sk-svcacct
 
 const aiApiKey: Rule = {
   id: 'ai_api_key',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -112,6 +113,7 @@ const awsAccessKey: Rule = {
 
 const awsSecretKey: Rule = {
   id: 'aws_secret_key',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -144,6 +146,7 @@ const GITHUB_PREFIXES = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'];
 
 const githubToken: Rule = {
   id: 'github_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -176,6 +179,7 @@ const githubToken: Rule = {
 
 const gitlabToken: Rule = {
   id: 'gitlab_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -199,6 +203,7 @@ const gitlabToken: Rule = {
 
 const slackToken: Rule = {
   id: 'slack_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'high',
@@ -230,6 +235,7 @@ const slackToken: Rule = {
 
 const stripeKey: Rule = {
   id: 'stripe_key',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -283,6 +289,7 @@ const googleApiKey: Rule = {
 
 const huggingfaceToken: Rule = {
   id: 'huggingface_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'high',
@@ -309,6 +316,7 @@ const huggingfaceToken: Rule = {
 
 const npmToken: Rule = {
   id: 'npm_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'high',
