@@ -5,7 +5,8 @@
 // corpus, prefilter alone, CPU time: JavaScript 8 lanes 470-600 MB/s outbound, 700 inbound; this
 // module 1,340-1,430 / 1,600 with class-compressed rows, 1,410-1,470 / 1,860 with one row entry per
 // byte value (kept: one load less per byte, for a bigger table: 1.2 MiB outbound). Lanes: 4 and 6 ran
-// as fast as 8 (1,390-1,430), 10 and 12 slower (990-1,180: locals spill).
+// as fast as 8 (1,390-1,430), 10 and 12 slower (990-1,180: locals spill). 16-bit row entries (half
+// the table, a shift more per byte) ran slower: 1,050 / 1,000-1,170 against 1,230-1,290 / 1,460-1,510.
 //
 // The module is written at run time by ./wasm-emit.ts for one automaton, its offsets baked in as
 // constants; nothing is read from disk.
