@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALL_RULES } from '../lib/rules/index.js';
 import { findRuleHits } from '../lib/rules/match-rule.js';
+import { KeywordPrefilter } from '../lib/scanner/keyword-automaton.js';
 import type { Rule } from '../lib/rules/rule.js';
 import { benignJson, benignSamples, prng } from './support/benign-corpus.js';
 import { expandExample } from './support/expand-example.js';
@@ -106,6 +107,44 @@ describe('rule cursors (Rule.locate)', () => {
         expect(findRuleHits(rule, text), `${rule.id} on ${JSON.stringify(text.slice(0, 300))}`).toEqual(want);
       }
       // The comparison means something only where the rule matches.
+      expect(found).toBeGreaterThan(0);
+    });
+  }
+});
+
+// Rules with `startsBeforeKeyword` run only where the prefilter logged one of their keywords: the
+// hits must be those of the plain global scan (no cursor, no keyword positions) on the same corpus,
+// also joined into long views (walked in eight lanes) so keywords fall on lane boundaries.
+describe('rules that start at a keyword (Rule.startsBeforeKeyword)', () => {
+  const keyed = ALL_RULES.filter((r) => r.startsBeforeKeyword !== undefined);
+  const bare = (r: Rule): Rule => ({ ...r, locate: undefined, startsBeforeKeyword: undefined });
+
+  it('the rules whose keywords are common in benign traffic have it', () => {
+    const ids = keyed.map((r) => r.id);
+    for (const id of ['jwt_credential', 'aws_access_key', 'square_token', 'destructive_rm', 'markdown_image_exfil']) {
+      expect(ids).toContain(id);
+    }
+  });
+
+  const texts = corpus();
+  const rand = prng(29);
+  const long: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    let t = '';
+    while (t.length < 4000 + i * 300) t += `${texts[Math.floor(rand() * (texts.length - 1))]!.slice(0, 3000)}\n`;
+    long.push(t);
+  }
+  const pf = new KeywordPrefilter(ALL_RULES);
+  for (const rule of keyed) {
+    it(`${rule.id}: the same hits as the plain scan`, () => {
+      let found = 0;
+      for (const text of [...texts, ...long]) {
+        const want = findRuleHits(bare(rule), text);
+        found += want.length;
+        const ran = pf.candidates(Buffer.from(text, 'latin1')).includes(rule);
+        const got = ran ? findRuleHits(rule, text, undefined, 64, pf.starts(rule)) : [];
+        expect(got, `${rule.id} on ${JSON.stringify(text.slice(0, 300))}`).toEqual(want);
+      }
       expect(found).toBeGreaterThan(0);
     });
   }

@@ -9,6 +9,7 @@ const ASSIGN = String.raw`["']?[ \t]{0,3}[:=][ \t]{0,3}["']?`;
 
 const groq = tokenRule({
   id: 'groq_api_key',
+  startsBeforeKeyword: 0,
   description: 'Groq API key',
   severity: 'high',
   keywords: ['gsk_'],
@@ -25,6 +26,7 @@ const groq = tokenRule({
 
 const xai = tokenRule({
   id: 'xai_api_key',
+  startsBeforeKeyword: 0,
   description: 'xAI (Grok) API key',
   severity: 'high',
   keywords: ['xai-'],
@@ -41,6 +43,7 @@ const xai = tokenRule({
 
 const perplexity = tokenRule({
   id: 'perplexity_api_key',
+  startsBeforeKeyword: 0,
   description: 'Perplexity API key',
   severity: 'high',
   keywords: ['pplx-'],
@@ -57,6 +60,7 @@ const perplexity = tokenRule({
 
 const replicate = tokenRule({
   id: 'replicate_api_token',
+  startsBeforeKeyword: 0,
   description: 'Replicate API token',
   severity: 'high',
   keywords: ['r8_'],
@@ -73,6 +77,7 @@ const replicate = tokenRule({
 
 const openrouter = tokenRule({
   id: 'openrouter_api_key',
+  startsBeforeKeyword: 0,
   description: 'OpenRouter API key',
   severity: 'high',
   keywords: ['sk-or-v1-'],
@@ -88,6 +93,7 @@ const openrouter = tokenRule({
 
 const fireworks = tokenRule({
   id: 'fireworks_api_key',
+  startsBeforeKeyword: 0,
   description: 'Fireworks AI API key',
   severity: 'high',
   keywords: ['fw_'],

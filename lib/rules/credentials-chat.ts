@@ -6,6 +6,7 @@ import { isTokenChar, tokenRule } from './token-rule.js';
 
 const slackWebhook = tokenRule({
   id: 'slack_webhook',
+  startsBeforeKeyword: 0,
   description: 'Slack incoming-webhook or workflow URL',
   severity: 'high',
   keywords: ['hooks.slack.com'],
@@ -33,6 +34,7 @@ const slackWebhook = tokenRule({
 
 const discordWebhook = tokenRule({
   id: 'discord_webhook',
+  startsBeforeKeyword: 0,
   description: 'Discord webhook URL',
   severity: 'high',
   keywords: ['/api/webhooks/'],
@@ -60,6 +62,7 @@ const discordWebhook = tokenRule({
 
 const teamsWebhook = tokenRule({
   id: 'teams_webhook',
+  startsBeforeKeyword: 0,
   description: 'Microsoft Teams incoming webhook or Power Automate workflow URL',
   severity: 'high',
   keywords: ['/incomingwebhook/', 'logic.azure.com'],
@@ -89,6 +92,7 @@ const teamsWebhook = tokenRule({
 
 const slackAppToken = tokenRule({
   id: 'slack_app_token',
+  startsBeforeKeyword: 0,
   description: 'Slack app-level, configuration or refresh token',
   severity: 'high',
   keywords: ['xapp-', 'xoxe.', 'xoxe-'],
@@ -111,6 +115,7 @@ const slackAppToken = tokenRule({
 
 const telegramBot = tokenRule({
   id: 'telegram_bot_token',
+  startsBeforeKeyword: 10,
   description: 'Telegram bot token',
   severity: 'high',
   keywords: [':aa'],

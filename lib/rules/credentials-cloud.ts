@@ -13,6 +13,7 @@ const ASSIGN = String.raw`["']?[ \t]{0,3}[:=][ \t]{0,3}["']?`;
 
 const azureStorageKey = tokenRule({
   id: 'azure_storage_key',
+  startsBeforeKeyword: 0,
   description: 'Azure storage account key or Service Bus / Event Hubs shared access key (connection string)',
   severity: 'critical',
   keywords: ['accountkey=', 'sharedaccesskey='],
@@ -35,6 +36,7 @@ const azureStorageKey = tokenRule({
 
 const entraClientSecret = tokenRule({
   id: 'azure_client_secret',
+  startsBeforeKeyword: 4,
   description: 'Microsoft Entra ID (Azure AD) application client secret',
   severity: 'critical',
   keywords: ['q~'],
@@ -58,6 +60,7 @@ const entraClientSecret = tokenRule({
 
 const azureSas = tokenRule({
   id: 'azure_sas_token',
+  startsBeforeKeyword: 1,
   description: 'Azure shared access signature (SAS) token',
   severity: 'high',
   keywords: ['sig='],
@@ -121,6 +124,7 @@ const azureDevopsPat = tokenRule({
 
 const alibaba = tokenRule({
   id: 'alibaba_access_key',
+  startsBeforeKeyword: 0,
   description: 'Alibaba Cloud AccessKey id',
   severity: 'high',
   keywords: ['ltai'],
@@ -161,6 +165,7 @@ const cloudflare = tokenRule({
 
 const digitalocean = tokenRule({
   id: 'digitalocean_token',
+  startsBeforeKeyword: 0,
   description: 'DigitalOcean personal access, OAuth or refresh token',
   severity: 'critical',
   keywords: ['dop_v1_', 'doo_v1_', 'dor_v1_'],
@@ -218,6 +223,7 @@ const vercel = tokenRule({
 
 const supabase = tokenRule({
   id: 'supabase_token',
+  startsBeforeKeyword: 0,
   description: 'Supabase personal access token or secret API key',
   severity: 'critical',
   keywords: ['sbp_', 'sb_secret_'],
@@ -237,6 +243,7 @@ const databricks = tokenRule({
   description: 'Databricks personal access token',
   severity: 'critical',
   keywords: ['dapi'],
+  startsBeforeKeyword: 0,
   pattern: /(?<secret>dapi[a-f0-9]{32}(?:-[0-9])?)(?![A-Za-z0-9])/g,
   prefixes: ['dapi'],
   // Workspace hosts can be created by anyone: a token sent to any of them is reported.
@@ -250,6 +257,7 @@ const databricks = tokenRule({
 
 const terraform = tokenRule({
   id: 'terraform_cloud_token',
+  startsBeforeKeyword: 14,
   description: 'Terraform Cloud / Enterprise API token',
   severity: 'critical',
   keywords: ['.atlasv1.'],
@@ -267,6 +275,7 @@ const terraform = tokenRule({
 
 const pulumi = tokenRule({
   id: 'pulumi_token',
+  startsBeforeKeyword: 0,
   description: 'Pulumi access token',
   severity: 'critical',
   keywords: ['pul-'],
@@ -300,6 +309,7 @@ const okta = tokenRule({
 
 const planetscale = tokenRule({
   id: 'planetscale_token',
+  startsBeforeKeyword: 0,
   description: 'PlanetScale service token, OAuth token or database password',
   severity: 'critical',
   keywords: ['pscale_'],
@@ -315,6 +325,7 @@ const planetscale = tokenRule({
 
 const dockerHub = tokenRule({
   id: 'docker_hub_token',
+  startsBeforeKeyword: 0,
   description: 'Docker Hub personal or organization access token',
   severity: 'critical',
   keywords: ['dckr_pat_', 'dckr_oat_'],
@@ -334,6 +345,7 @@ const dockerHub = tokenRule({
 
 const pypiToken = tokenRule({
   id: 'pypi_token',
+  startsBeforeKeyword: 0,
   description: 'PyPI or TestPyPI upload token',
   severity: 'critical',
   keywords: ['pypi-ageichlwas5vcmc', 'pypi-agendgvzdc5wexbplm9yzw'],
@@ -366,6 +378,7 @@ const GITLAB_PREFIXES = [
 
 const gitlabOther = tokenRule({
   id: 'gitlab_other_token',
+  startsBeforeKeyword: 0,
   description: 'GitLab runner, pipeline trigger, deploy, feed, agent, OAuth or other non-personal token',
   severity: 'critical',
   keywords: GITLAB_PREFIXES.map((p) => p.toLowerCase()),
@@ -388,6 +401,7 @@ const gitlabOther = tokenRule({
 
 const vault = tokenRule({
   id: 'vault_token',
+  startsBeforeKeyword: 0,
   description: 'HashiCorp Vault service, batch or recovery token',
   severity: 'critical',
   keywords: ['hvs.', 'hvb.', 'hvr.'],
@@ -406,6 +420,7 @@ const vault = tokenRule({
 
 const doppler = tokenRule({
   id: 'doppler_token',
+  startsBeforeKeyword: 0,
   description: 'Doppler personal, service, service-account, CLI, SCIM or audit token',
   severity: 'critical',
   keywords: ['dp.pt.', 'dp.st.', 'dp.sa.', 'dp.ct.', 'dp.scim.', 'dp.audit.'],
@@ -422,6 +437,7 @@ const doppler = tokenRule({
 
 const onePassword = tokenRule({
   id: 'onepassword_service_token',
+  startsBeforeKeyword: 0,
   description: '1Password service account token',
   severity: 'critical',
   keywords: ['ops_eyj'],
@@ -439,6 +455,7 @@ const onePassword = tokenRule({
 
 const ageKey = tokenRule({
   id: 'age_secret_key',
+  startsBeforeKeyword: 0,
   description: 'age encryption secret key',
   severity: 'critical',
   keywords: ['age-secret-key-1'],

@@ -22,6 +22,7 @@ function basicAuthValue(b64: string): boolean {
 
 const dockerConfigAuth: Rule = {
   id: 'docker_config_auth',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -72,6 +73,7 @@ const pypirc: Rule = {
 
 const npmrcAuth: Rule = {
   id: 'npmrc_auth',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',

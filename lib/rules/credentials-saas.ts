@@ -10,6 +10,7 @@ const ASSIGN = String.raw`["']?[ \t]{0,3}[:=][ \t]{0,3}["']?`;
 
 const sendgrid = tokenRule({
   id: 'sendgrid_api_key',
+  startsBeforeKeyword: 0,
   description: 'SendGrid API key',
   severity: 'critical',
   keywords: ['sg.'],
@@ -50,6 +51,7 @@ const twilio = tokenRule({
 
 const mailgun = tokenRule({
   id: 'mailgun_api_key',
+  startsBeforeKeyword: 0,
   description: 'Mailgun API or webhook signing key',
   severity: 'high',
   keywords: ['key-', 'mailgun'],
@@ -71,6 +73,7 @@ const mailgun = tokenRule({
 
 const mailchimp = tokenRule({
   id: 'mailchimp_api_key',
+  startsBeforeKeyword: 32,
   description: 'Mailchimp API key',
   severity: 'high',
   keywords: ['-us1', '-us2', '-us3', '-us4', '-us5', '-us6', '-us7', '-us8', '-us9'],
@@ -143,6 +146,8 @@ const newRelic = tokenRule({
   description: 'New Relic user API, browser, insights insert or license key',
   severity: 'high',
   keywords: ['nrak-', 'nrjs-', 'nrii-', 'nral'],
+  // The `nral` form has 36 hex digits before it.
+  startsBeforeKeyword: 36,
   pattern: /(?<secret>NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRII-[A-Za-z0-9_-]{32}|\b[a-f0-9]{36}NRAL)(?![A-Za-z0-9_-])/g,
   prefixes: ['NRAK-', 'NRJS-', 'NRII-'],
   issuers: [
@@ -190,6 +195,7 @@ const sentryDsn = tokenRule({
 
 const sentryToken = tokenRule({
   id: 'sentry_token',
+  startsBeforeKeyword: 0,
   description: 'Sentry organization auth token or user token',
   severity: 'critical',
   keywords: ['sntrys_', 'sntryu_'],
@@ -208,6 +214,7 @@ const sentryToken = tokenRule({
 
 const grafana = tokenRule({
   id: 'grafana_token',
+  startsBeforeKeyword: 0,
   description: 'Grafana service account or Grafana Cloud access token',
   severity: 'high',
   keywords: ['glsa_', 'glc_'],
@@ -228,6 +235,7 @@ const atlassian = tokenRule({
   description: 'Atlassian (Jira, Confluence) API token or Bitbucket app password',
   severity: 'high',
   keywords: ['atatt', 'atctt', 'atbb'],
+  startsBeforeKeyword: 0,
   pattern: /(?<secret>AT(?:ATT|CTT)[A-Za-z0-9_=-]{150,300}|ATBB[A-Za-z0-9_=.-]{28,40})(?![A-Za-z0-9_=.-])/g,
   prefixes: ['ATATT', 'ATCTT', 'ATBB'],
   minEntropy: 3.5,
@@ -242,6 +250,7 @@ const atlassian = tokenRule({
 
 const linear = tokenRule({
   id: 'linear_api_key',
+  startsBeforeKeyword: 0,
   description: 'Linear API key or OAuth token',
   severity: 'high',
   keywords: ['lin_api_', 'lin_oauth_'],
@@ -257,6 +266,7 @@ const linear = tokenRule({
 
 const notion = tokenRule({
   id: 'notion_token',
+  startsBeforeKeyword: 0,
   description: 'Notion integration token',
   severity: 'high',
   keywords: ['ntn_', 'secret_'],
@@ -273,6 +283,7 @@ const notion = tokenRule({
 
 const figma = tokenRule({
   id: 'figma_token',
+  startsBeforeKeyword: 0,
   description: 'Figma personal access token',
   severity: 'high',
   keywords: ['figd_'],
@@ -289,6 +300,7 @@ const figma = tokenRule({
 
 const postman = tokenRule({
   id: 'postman_api_key',
+  startsBeforeKeyword: 0,
   description: 'Postman API key',
   severity: 'high',
   keywords: ['pmak-'],
@@ -304,6 +316,7 @@ const postman = tokenRule({
 
 const mapbox = tokenRule({
   id: 'mapbox_secret_token',
+  startsBeforeKeyword: 0,
   description: 'Mapbox secret access token',
   severity: 'high',
   keywords: ['sk.eyj'],
@@ -320,6 +333,7 @@ const mapbox = tokenRule({
 
 const dropbox = tokenRule({
   id: 'dropbox_token',
+  startsBeforeKeyword: 0,
   description: 'Dropbox short-lived access token',
   severity: 'high',
   keywords: ['sl.'],
@@ -336,6 +350,7 @@ const dropbox = tokenRule({
 
 const shopify = tokenRule({
   id: 'shopify_token',
+  startsBeforeKeyword: 0,
   description: 'Shopify access token, shared secret, custom-app or private-app token',
   severity: 'critical',
   keywords: ['shpat_', 'shpss_', 'shpca_', 'shppa_'],
@@ -357,6 +372,7 @@ const square = tokenRule({
   // The keyword `eaaa` is common in base64 images; the exact-case literals are not. `sq0` prefixes are
   // found by their `q0` (indexOf on a literal led by a common letter like `s` stops at every one).
   locate: atLiterals(['EAAA', { lit: 'q0', back: 1 }]),
+  startsBeforeKeyword: 0,
   prefixes: ['EAAA', 'sq0atp-', 'sq0csp-'],
   minEntropy: 3.5,
   issuers: ['connect.squareup.com', 'connect.squareupsandbox.com'],
@@ -369,6 +385,7 @@ const square = tokenRule({
 
 const stripeWebhook = tokenRule({
   id: 'stripe_webhook_secret',
+  startsBeforeKeyword: 0,
   description: 'Stripe webhook signing secret',
   severity: 'high',
   keywords: ['whsec_'],

@@ -38,6 +38,7 @@ const AI_PREFIXES = ['sk-ant-api03-', 'sk-ant-admin01-', 'sk-proj-', 'sk-svcacct
 
 const aiApiKey: Rule = {
   id: 'ai_api_key',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -88,6 +89,7 @@ const awsAccessKey: Rule = {
   pattern: /\b(?<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b/g,
   // Two searches rather than four: AKIA, ASIA and ABIA share their `IA`.
   locate: atLiterals([{ lit: 'IA', back: 2 }, 'ACCA']),
+  startsBeforeKeyword: 0,
   publicPrefix: (secret) => secret.slice(0, 4),
   accept: (_m, secret) => !secret.endsWith('EXAMPLE') && !isDocExample(secret) && looksLikeRealSecret(secret, 2.5),
   issuerHosts: () => AWS_API_HOSTS,
@@ -111,6 +113,7 @@ const awsAccessKey: Rule = {
 
 const awsSecretKey: Rule = {
   id: 'aws_secret_key',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -143,6 +146,7 @@ const GITHUB_PREFIXES = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'];
 
 const githubToken: Rule = {
   id: 'github_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -175,6 +179,7 @@ const githubToken: Rule = {
 
 const gitlabToken: Rule = {
   id: 'gitlab_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -198,6 +203,7 @@ const gitlabToken: Rule = {
 
 const slackToken: Rule = {
   id: 'slack_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'high',
@@ -229,6 +235,7 @@ const slackToken: Rule = {
 
 const stripeKey: Rule = {
   id: 'stripe_key',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'critical',
@@ -256,6 +263,7 @@ const googleApiKey: Rule = {
   severity: 'high',
   description: 'Google API key',
   keywords: ['aiza'],
+  startsBeforeKeyword: 0,
   pattern: /\b(?<secret>AIza[A-Za-z0-9_-]{35})(?![A-Za-z0-9_-])/g,
   publicPrefix: () => 'AIza',
   accept: (_m, secret) => looksLikeRealSecret(secret.slice(4), 3.5),
@@ -281,6 +289,7 @@ const googleApiKey: Rule = {
 
 const huggingfaceToken: Rule = {
   id: 'huggingface_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'high',
@@ -307,6 +316,7 @@ const huggingfaceToken: Rule = {
 
 const npmToken: Rule = {
   id: 'npm_token',
+  startsBeforeKeyword: 0,
   threat_type: 'EXFIL',
   directions: OUT,
   severity: 'high',
@@ -343,6 +353,7 @@ const jwtCredential: Rule = {
   pattern: /(?<secret>eyJ[A-Za-z0-9_-]{8,2000}\.ey[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_-])/g,
   // By its rarer `yJ`: a search for `eyJ` stops at every `e` (3x slower on prose).
   locate: atLiterals([{ lit: 'yJ', back: 1 }]),
+  startsBeforeKeyword: 0,
   accept: (m, secret) =>
     JWT_CONTEXT.test(m.input.slice(Math.max(0, m.index - 40), m.index)) &&
     !isDocExample(secret) &&

@@ -392,6 +392,7 @@ const markdownImageExfil: Rule = {
   severity: 'high',
   description: 'Markdown image whose URL carries data out (templated or encoded query)',
   keywords: ['!['],
+  startsBeforeKeyword: 0,
   // Anchored on the literal `![` (fast). Prose asking the agent to put data into a URL is caught by
   // prompt_override, so this regex stays a single cheap alternative.
   pattern: /!\[[^\]\r\n]{0,200}\]\([ \t]{0,2}<?https?:\/\/[^\s)?#]{1,300}\?(?<query>[^\s)#]{1,2000})/gi,

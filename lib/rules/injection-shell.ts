@@ -351,6 +351,7 @@ const destructiveRm: Rule = {
   severity: 'critical',
   description: 'Recursive forced delete of /, /* or the home directory',
   keywords: ['rm -', 'rm\t-'],
+  startsBeforeKeyword: 0,
   pattern:
     /\brm(?<flags>[ \t]-{1,2}[A-Za-z][A-Za-z-]{0,20}(?:[ \t]{1,4}-{1,2}[A-Za-z][A-Za-z-]{0,20}){0,4})(?:[ \t]{1,4}--)?(?:[ \t]{1,4}[^\s;&|<>-][^\s;&|<>]{0,200}){0,3}?[ \t]{1,4}(?:\\?["'])?(?:\/\*?|~\/?\*?|\$\{?HOME\}?\/?\*?)(?:\\?["'])?(?=$|[\s;&|)'"`\\])/g,
   accept: (m) => rmFlagsDangerous(m.groups?.flags ?? '') && !quotedMention(m),

@@ -53,15 +53,31 @@ function stickyOf(re: RegExp): RegExp {
   return s;
 }
 
+/** Cursor over sorted positions (calls come with increasing `from`). */
+function atPositions(starts: readonly number[]): (from: number) => number {
+  let i = 0;
+  return (from) => {
+    while (i < starts.length && starts[i]! < from) i++;
+    return i < starts.length ? starts[i]! : -1;
+  };
+}
+
 /**
  * All accepted hits of `rule` in `text`. `destHost`, when given, silences credentials sent to their issuer.
- * Matching is bounded: a zero-length match advances, and at most `maxHits` are returned.
+ * Matching is bounded: a zero-length match advances, and at most `maxHits` are returned. `starts`, for
+ * a rule with `startsBeforeKeyword`, are the sorted positions where a match may start (from the
+ * keywords found in `text`): the pattern is tried there only.
  */
-export function findRuleHits(rule: Rule, text: string, destHost?: string, maxHits = 64): RuleHit[] {
+export function findRuleHits(
+  rule: Rule,
+  text: string,
+  destHost?: string,
+  maxHits = 64,
+  starts?: readonly number[] | null,
+): RuleHit[] {
   const hits: RuleHit[] = [];
-  const located = rule.locate !== undefined;
-  const re = located ? stickyOf(rule.pattern) : rule.pattern;
-  const next = rule.locate?.(text);
+  const next = starts ? atPositions(starts) : rule.locate?.(text);
+  const re = next ? stickyOf(rule.pattern) : rule.pattern;
   re.lastIndex = 0;
   let m: RegExpExecArray | null;
   while (hits.length < maxHits) {

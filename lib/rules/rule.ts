@@ -47,6 +47,14 @@ export interface Rule {
    * compares both on every example, mutated). Calls come with increasing `from`.
    */
   readonly locate?: (text: string) => (from: number) => number;
+  /**
+   * Every match of `pattern` starts at most this many characters before the start of one of
+   * `keywords` (found case-insensitively; 0: at a keyword). The scanner then tries the pattern only
+   * at those positions, which the keyword prefilter logs as it walks a view, instead of over the
+   * whole view (`locate` is then not used). test/rule-keyword-start.test.ts checks every rule that
+   * sets it against the plain global scan.
+   */
+  readonly startsBeforeKeyword?: number;
   /** Public, non-random format prefix a redacted snippet may keep (`sk-ant-api03-`, `ghp_`, `AKIA`). */
   readonly publicPrefix?: (secret: string) => string;
   /** Drops false positives (documentation examples, placeholders, low-entropy values). */

@@ -45,6 +45,8 @@ export interface TokenSpec {
   fallback?: boolean;
   /** Where a match may start (see Rule.locate), for patterns V8 cannot skip through quickly. */
   locate?: Rule['locate'];
+  /** See Rule.startsBeforeKeyword. */
+  startsBeforeKeyword?: number;
   examples: RuleExamples;
 }
 
@@ -69,6 +71,7 @@ export function tokenRule(spec: TokenSpec): Rule {
     ...(issuers ? { issuerHosts: typeof issuers === 'function' ? issuers : () => issuers } : {}),
     ...(spec.fallback ? { fallback: true } : {}),
     ...(spec.locate ? { locate: spec.locate } : {}),
+    ...(spec.startsBeforeKeyword !== undefined ? { startsBeforeKeyword: spec.startsBeforeKeyword } : {}),
     examples: spec.examples,
   };
 }

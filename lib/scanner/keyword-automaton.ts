@@ -2,8 +2,15 @@
 // An Aho-Corasick automaton compiled to a flat DFA over byte classes (case folded in the class
 // map), so the cost is one table lookup per byte however many keywords the rules declare. A loop of
 // `includes` calls, one per keyword, was about 9x slower here (see bench/scan-bench.ts). It runs over
-// bytes: the same loop over a (sliced) string's charCodeAt was about 2x slower.
+// bytes: the same loop over a (sliced) string's charCodeAt was about 2x slower. The walk itself runs
+// in WebAssembly (./wasm/dfa-walk.ts: 2.5-3x the JavaScript walk's speed) and logs where keywords end,
+// so rules with `Rule.startsBeforeKeyword` run their pattern only there (on the benign JSON corpus, per
+// MB: jwt_credential 0.10 -> 0.04 ms, aws_access_key 0.09 -> 0.04, square_token 0.085 -> 0.02,
+// destructive_rm 0.60 -> 0.10, markdown_image_exfil 0.38 -> 0.05). A Teddy-style SIMD fingerprint
+// filter was simulated first and dropped: with 237 keywords in 8 buckets, 37-49% of positions passed
+// its 3-byte test outbound (exact 3-byte keyword prefixes alone occur at 2% of positions).
 import type { Rule } from '../rules/rule.js';
+import { WasmDfaWalk } from './wasm/dfa-walk.js';
 
 /** Rules per mask word: one bit each in a 32-bit word (one bit kept clear for sign safety). */
 const RULES_PER_WORD = 31;
@@ -24,6 +31,10 @@ interface Dfa {
   out: Int32Array;
   /** Longest keyword: a lane reads this many bytes minus one past its end, so no keyword straddles lanes unseen. */
   maxLen: number;
+  /** Aho-Corasick failure links (state indices): the longest proper suffix that is also a state. */
+  fail: Int32Array;
+  /** Each keyword's own state, with its rule's index and its length. */
+  ends: { state: number; rule: number; len: number }[];
 }
 
 /**
@@ -49,6 +60,7 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
   const words = Math.max(1, Math.ceil(groups.length / RULES_PER_WORD));
   const go: Map<number, number>[] = [new Map()];
   const out: number[][] = [new Array<number>(words).fill(0)];
+  const ends: Dfa['ends'] = [];
   groups.forEach((ks, ri) => {
     for (const k of ks) {
       let s = 0;
@@ -64,6 +76,7 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
         s = t;
       }
       out[s]![Math.floor(ri / RULES_PER_WORD)]! |= 1 << (ri % RULES_PER_WORD);
+      ends.push({ state: s, rule: ri, len: k.length });
     }
   });
   const n = go.length;
@@ -100,146 +113,110 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
   const flat = new Int32Array(n * words);
   for (let s = 0; s < n; s++) for (let w = 0; w < words; w++) flat[s * words + w] = out[s]![w]!;
   const maxLen = Math.max(1, ...groups.flatMap((ks) => ks.map((k) => k.length)));
-  return { cls, delta: pre, nc, words, out: flat, maxLen };
-}
-
-/** The rule masks found so far in one view, and whether every rule has been seen (walks may stop). */
-class Hits {
-  readonly mask: Int32Array;
-  private readonly full: Int32Array;
-  private found = 0;
-  done = false;
-
-  constructor(
-    private readonly d: Dfa,
-    ruleCount: number,
-  ) {
-    this.mask = new Int32Array(d.words);
-    this.full = new Int32Array(d.words);
-    for (let r = 0; r < ruleCount; r++) this.full[Math.floor(r / RULES_PER_WORD)]! |= 1 << (r % RULES_PER_WORD);
-  }
-
-  /** Records the keywords completed at the state with base `base`. */
-  add(base: number): void {
-    const { out, words, nc } = this.d;
-    const at = (base / nc) * words;
-    let complete = true;
-    for (let w = 0; w < words; w++) {
-      const m = (this.mask[w]! |= out[at + w]!);
-      if (m !== this.full[w]) complete = false;
-    }
-    this.found++;
-    this.done = complete;
-  }
-
-  get any(): boolean {
-    return this.found > 0;
-  }
-
-  reset(): void {
-    this.mask.fill(0);
-    this.found = 0;
-    this.done = false;
-  }
-}
-
-/** Walks bytes [from, to) from state `st` (a base index; 0 for the start), recording completed keywords. */
-function walkDfa(d: Dfa, bytes: Uint8Array, st: number, from: number, to: number, hits: Hits): void {
-  const { cls, delta } = d;
-  for (let i = from; i < to; i++) {
-    st = delta[st + cls[bytes[i]!]!]!;
-    if (st < 0) {
-      st = ~st;
-      hits.add(st);
-      if (hits.done) return;
-    }
-  }
-}
-
-/** Below this many bytes a view is walked in one lane. */
-const LANES_FROM = 1024;
-
-/**
- * Runs the automaton over eight slices of the view at once. One walk is bound by the latency of its
- * table lookups (each state depends on the previous one); independent walks keep the CPU busy: four
- * lanes ran 2.2x faster than one here, eight another 1.4x. Each lane starts at state 0 and reads
- * `maxLen - 1` bytes into the next slice, so a keyword that crosses a boundary is still whole in the
- * lane it starts in.
- */
-function runDfaLanes(d: Dfa, bytes: Uint8Array, hits: Hits): void {
-  const n = bytes.length;
-  if (n < LANES_FROM || d.maxLen * 16 > n) return walkDfa(d, bytes, 0, 0, n, hits);
-  const { cls, delta } = d;
-  const q = n >> 3;
-  const o1 = q;
-  const o2 = 2 * q;
-  const o3 = 3 * q;
-  const o4 = 4 * q;
-  const o5 = 5 * q;
-  const o6 = 6 * q;
-  const o7 = 7 * q;
-  const laneEnd = q + d.maxLen - 1;
-  const len = Math.min(laneEnd, n - o7);
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let s4 = 0;
-  let s5 = 0;
-  let s6 = 0;
-  let s7 = 0;
-  for (let k = 0; k < len; k++) {
-    s0 = delta[s0 + cls[bytes[k]!]!]!;
-    s1 = delta[s1 + cls[bytes[o1 + k]!]!]!;
-    s2 = delta[s2 + cls[bytes[o2 + k]!]!]!;
-    s3 = delta[s3 + cls[bytes[o3 + k]!]!]!;
-    s4 = delta[s4 + cls[bytes[o4 + k]!]!]!;
-    s5 = delta[s5 + cls[bytes[o5 + k]!]!]!;
-    s6 = delta[s6 + cls[bytes[o6 + k]!]!]!;
-    s7 = delta[s7 + cls[bytes[o7 + k]!]!]!;
-    if ((s0 | s1 | s2 | s3 | s4 | s5 | s6 | s7) < 0) {
-      if (s0 < 0) hits.add((s0 = ~s0));
-      if (s1 < 0) hits.add((s1 = ~s1));
-      if (s2 < 0) hits.add((s2 = ~s2));
-      if (s3 < 0) hits.add((s3 = ~s3));
-      if (s4 < 0) hits.add((s4 = ~s4));
-      if (s5 < 0) hits.add((s5 = ~s5));
-      if (s6 < 0) hits.add((s6 = ~s6));
-      if (s7 < 0) hits.add((s7 = ~s7));
-      if (hits.done) return;
-    }
-  }
-  // What is left: lanes 0-6 up to their overlap end (when lane 7 was the shorter), lane 7 to the end.
-  const states = [s0, s1, s2, s3, s4, s5, s6];
-  if (len < laneEnd) {
-    for (let j = 0; j < 7 && !hits.done; j++) walkDfa(d, bytes, states[j]!, j * q + len, j * q + laneEnd, hits);
-  }
-  if (!hits.done) walkDfa(d, bytes, s7, o7 + len, n, hits);
+  return { cls, delta: pre, nc, words, out: flat, maxLen, fail, ends };
 }
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
 
+/**
+ * Per state, the keywords of rules with `startsBeforeKeyword` that end there, as index ranges into
+ * `rule` and `len`: state s's are [first[s], first[s + 1]).
+ */
+interface KeywordEnds {
+  first: Int32Array;
+  rule: Int32Array;
+  len: Int32Array;
+}
+
+function keywordEnds(d: Dfa, rules: readonly Rule[]): KeywordEnds {
+  const own = new Map<number, { rule: number; len: number }[]>();
+  for (const e of d.ends) {
+    if (rules[e.rule]!.startsBeforeKeyword === undefined) continue;
+    let list = own.get(e.state);
+    if (!list) own.set(e.state, (list = []));
+    list.push({ rule: e.rule, len: e.len });
+  }
+  const n = d.fail.length;
+  const first = new Int32Array(n + 1);
+  const flat: { rule: number; len: number }[] = [];
+  for (let s = 0; s < n; s++) {
+    first[s] = flat.length;
+    // A state's string ends with a keyword when that keyword's state is on its failure chain.
+    if (own.size > 0) for (let t = s; t !== 0; t = d.fail[t]!) flat.push(...(own.get(t) ?? []));
+  }
+  first[n] = flat.length;
+  return { first, rule: Int32Array.from(flat, (e) => e.rule), len: Int32Array.from(flat, (e) => e.len) };
+}
+
 export class KeywordPrefilter {
-  private readonly dfa: Dfa;
-  /** Reused by every call (a call never yields before it returns its rules). */
-  private readonly hits: Hits;
+  private readonly wasm: WasmDfaWalk;
+  private readonly index = new Map<Rule, number>();
+  private readonly ends: KeywordEnds;
+  /** Keyword starts per rule index in the last view, made on the first `starts` call after `candidates`. */
+  private startsOf: (number[] | undefined)[] | null = null;
 
   constructor(private readonly rules: readonly Rule[]) {
-    this.dfa = buildDfa(rules.map((r) => r.keywords));
-    this.hits = new Hits(this.dfa, rules.length);
+    const dfa = buildDfa(rules.map((r) => r.keywords));
+    this.wasm = new WasmDfaWalk(dfa);
+    rules.forEach((r, i) => this.index.set(r, i));
+    this.ends = keywordEnds(dfa, rules);
   }
 
   /** Rules with at least one keyword (case-insensitively) in the latin1 `bytes`, in rule order. */
   candidates(bytes: Uint8Array): readonly Rule[] {
-    const hits = this.hits;
-    hits.reset();
-    runDfaLanes(this.dfa, bytes, hits);
+    const mask = this.wasm.run(bytes);
+    this.startsOf = null;
+    let any = 0;
+    for (let w = 0; w < mask.length; w++) any |= mask[w]!;
     // Most views match no keyword: no array is made for them.
-    if (!hits.any) return NO_RULES;
+    if (any === 0) return NO_RULES;
     const out: Rule[] = [];
     for (let i = 0; i < this.rules.length; i++) {
-      if (hits.mask[Math.floor(i / RULES_PER_WORD)]! & (1 << (i % RULES_PER_WORD))) out.push(this.rules[i]!);
+      if (mask[Math.floor(i / RULES_PER_WORD)]! & (1 << (i % RULES_PER_WORD))) out.push(this.rules[i]!);
     }
     return out;
+  }
+
+  /**
+   * For a rule with `startsBeforeKeyword` among the last `candidates` call's answer: the sorted
+   * positions of that view where its match may start (each of its keywords' start, and the
+   * `startsBeforeKeyword` positions before it). Null when the rule has none declared or the view had
+   * too many keywords to log: then the rule runs over the whole view.
+   */
+  starts(rule: Rule): readonly number[] | null {
+    const ri = this.index.get(rule);
+    const back = rule.startsBeforeKeyword;
+    if (ri === undefined || back === undefined) return null;
+    const all = (this.startsOf ??= this.keywordStarts());
+    if (all.length === 0) return null; // the log overflowed
+    const found = all[ri];
+    if (found === undefined) return [];
+    const sorted = Int32Array.from(found).sort();
+    const out: number[] = [];
+    // Lanes overlap, and keywords of one rule may share a start: each position once.
+    for (let i = 0; i < sorted.length; i++) {
+      const start = sorted[i]!;
+      for (let p = Math.max(0, start - back, out.length > 0 ? out[out.length - 1]! + 1 : 0); p <= start; p++)
+        out.push(p);
+    }
+    return out;
+  }
+
+  /** One pass over the walk's log: keyword starts per rule (unsorted), or [] when the log overflowed. */
+  private keywordStarts(): (number[] | undefined)[] {
+    const log = this.wasm.completed();
+    if (log === null) return [];
+    const { first, rule, len } = this.ends;
+    const { i32, at, viewAt, row, count } = log;
+    const all: (number[] | undefined)[] = new Array(this.rules.length);
+    for (let i = 0; i < count; i++) {
+      const s = i32[at + 2 * i + 1]! / row;
+      const to = first[s + 1]!;
+      for (let e = first[s]!; e < to; e++) {
+        const start = i32[at + 2 * i]! - viewAt - len[e]! + 1;
+        (all[rule[e]!] ??= []).push(start);
+      }
+    }
+    return all;
   }
 }

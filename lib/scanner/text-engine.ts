@@ -309,8 +309,11 @@ export class TextEngine {
     const view = bytes.toString('latin1');
 
     const hits: PendingHit[] = [];
+    const prefilter = this.prefilter;
     for (const rule of candidates) {
-      for (const hit of findRuleHits(rule, view, this.opts.destHost)) {
+      // Rules whose match starts at one of their keywords run only where the prefilter saw one.
+      const starts = rule.startsBeforeKeyword === undefined ? null : prefilter.starts(rule);
+      for (const hit of findRuleHits(rule, view, this.opts.destHost, 64, starts)) {
         // Near an open end the match may continue in the next chunk: wait for the next pass.
         if (openEnd && hit.end > view.length - SETTLE_GUARD) continue;
         hits.push({ rule, hit });
