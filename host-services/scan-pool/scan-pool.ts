@@ -1,0 +1,325 @@
+// The proxy thread's side of scanning beside forwarding: `scan_workers` worker threads, each running
+// MessageScanner (scan-worker.ts). A message stays on one worker (its scanner holds state). Each chunk
+// is copied once, into a per-worker batch buffer (a socket's Buffer may still sit in a write queue, so it
+// is never transferred or detached), and each worker gets one postMessage per event-loop turn with every
+// op of that turn and that buffer, transferred.
+//
+// Cost on the proxy thread (measured on this 2-core machine, Node 20, scripts/measure-scan-pool.ts):
+// about 2.5 µs per message (open + end ops, the map entries, the reply) plus about 45 µs per MiB copied
+// (memcpy into the batch buffer); a 64 KiB identity JSON chunk costs the scanner about 300 µs on the same
+// thread. The per-message cost is why small identity bodies are scanned in place (routed-tap.ts).
+//
+// Backlog: bytes copied for the scanner and not yet fed to a scanner, across all messages, bounded by
+// `scan_backlog_bytes`; one message may hold at most a quarter of it (so one fast upload cannot take the
+// whole backlog from the others). A chunk that does not fit goes on unscanned and is counted
+// (`scan_skipped_bytes`, `scan_skipped_messages`); an identity message resumes once there is room (a
+// `gap` keeps its offsets true), a content-coded one stays unscanned to its end (a hole breaks decoding).
+//
+// A worker that dies (a bug, out of memory) is replaced; the messages it held are counted as scanner
+// errors (`decode_errors`) and logged without content. When no worker is up, `open` returns null and the
+// caller scans on its own thread.
+import { Worker } from 'node:worker_threads';
+import type { Detection } from '../../lib/detection.js';
+import type { Counters } from '../../lib/status-schema.js';
+import type { Batch, DoneSummary, OpenOp, Op, Reply, WorkerInit } from './protocol.js';
+import { scanWorkerPath } from './worker-path.js';
+
+export interface ScanPoolOptions {
+  workers: number;
+  backlogBytes: number;
+  salt: Buffer;
+  maxScanBytes: number;
+  disabledRules: readonly string[];
+  counters: Counters;
+  log: (level: 'error' | 'warn', msg: string) => void;
+}
+
+export interface PooledMessageEvents {
+  onDetection(d: Detection): void;
+  /**
+   * The scan ended. `summary` is null when the worker holding the message died (a scanner error).
+   * `skipped`: bytes forwarded unscanned because the backlog was full (0 when none).
+   */
+  onDone(summary: DoneSummary | null, skipped: number): void;
+}
+
+export type MessageSpec = Omit<OpenOp, 'op' | 'id'>;
+
+/** A worker that dies this soon after it started is not restarted at once (a crash loop). */
+const QUICK_DEATH_MS = 5_000;
+const RESPAWN_DELAY_MAX_MS = 30_000;
+/** Heap a worker may use (a message's scanner state is small; this bounds a runaway). */
+const WORKER_HEAP_MB = 256;
+const MIN_ARENA = 64 * 1024;
+
+interface Msg {
+  id: number;
+  slot: Slot;
+  ev: PooledMessageEvents;
+  coded: boolean;
+  /** Bytes copied and not yet acknowledged by the worker. */
+  inflight: number;
+  skipped: number;
+  /** Skipped bytes not yet told to the worker (sent as a gap before the next data, or at the end). */
+  pendingGap: number;
+  /** Content-coded and lost bytes: unscanned to its end. */
+  stopped: boolean;
+  ended: boolean;
+  /** Its worker died: no more scanning, summary null. */
+  failed: boolean;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | null;
+  startedAt: number;
+  quickDeaths: number;
+  ops: Op[];
+  arena: Buffer | null;
+  used: number;
+  flushQueued: boolean;
+  /** Bytes of this worker's messages in the backlog (the least loaded worker gets the next message). */
+  inflight: number;
+  msgs: Map<number, Msg>;
+}
+
+export class ScanPool {
+  private readonly slots: Slot[] = [];
+  private readonly share: number;
+  private backlog = 0;
+  private nextId = 1;
+  private closing = false;
+
+  constructor(private readonly o: ScanPoolOptions) {
+    this.share = Math.floor(o.backlogBytes / 4);
+    for (let i = 0; i < o.workers; i++) {
+      const slot: Slot = {
+        index: i,
+        worker: null,
+        startedAt: 0,
+        quickDeaths: 0,
+        ops: [],
+        arena: null,
+        used: 0,
+        flushQueued: false,
+        inflight: 0,
+        msgs: new Map(),
+      };
+      this.slots.push(slot);
+      this.spawn(slot);
+    }
+  }
+
+  /** Bytes copied and not yet scanned, now. */
+  get backlogBytes(): number {
+    return this.backlog;
+  }
+
+  /** The live worker threads (tests terminate one to check it is replaced). */
+  get threads(): Worker[] {
+    return this.slots.flatMap((s) => (s.worker ? [s.worker] : []));
+  }
+
+  /** Starts a message on the least loaded worker; null when no worker is up (scan it on this thread). */
+  open(spec: MessageSpec, ev: PooledMessageEvents, coded: boolean): PooledMessage | null {
+    if (this.closing) return null;
+    let slot: Slot | null = null;
+    for (const s of this.slots) {
+      if (!s.worker) continue;
+      if (!slot || s.inflight < slot.inflight || (s.inflight === slot.inflight && s.msgs.size < slot.msgs.size)) {
+        slot = s;
+      }
+    }
+    if (!slot) return null;
+    const m: Msg = {
+      id: this.nextId++,
+      slot,
+      ev,
+      coded,
+      inflight: 0,
+      skipped: 0,
+      pendingGap: 0,
+      stopped: false,
+      ended: false,
+      failed: false,
+    };
+    slot.msgs.set(m.id, m);
+    slot.ops.push({ op: 'open', id: m.id, ...spec });
+    this.schedule(slot);
+    return new PooledMessage(this, m);
+  }
+
+  /** @internal PooledMessage.write */
+  write(m: Msg, chunk: Buffer): void {
+    if (m.ended || m.failed) return;
+    const n = chunk.length;
+    if (n === 0) return;
+    if (m.stopped || this.backlog + n > this.o.backlogBytes || m.inflight + n > this.share) {
+      this.skip(m, n);
+      return;
+    }
+    const slot = m.slot;
+    if (m.pendingGap > 0) {
+      slot.ops.push({ op: 'gap', id: m.id, n: m.pendingGap });
+      m.pendingGap = 0;
+    }
+    const off = this.reserve(slot, n);
+    chunk.copy(slot.arena!, off);
+    slot.ops.push({ op: 'data', id: m.id, off, len: n });
+    m.inflight += n;
+    slot.inflight += n;
+    this.backlog += n;
+    if (this.backlog > this.o.counters.scan_backlog_peak_bytes) this.o.counters.scan_backlog_peak_bytes = this.backlog;
+    this.schedule(slot);
+  }
+
+  /** @internal PooledMessage.end */
+  end(m: Msg): void {
+    if (m.ended) return;
+    m.ended = true;
+    if (m.failed) {
+      m.ev.onDone(null, m.skipped);
+      return;
+    }
+    if (m.pendingGap > 0) m.slot.ops.push({ op: 'gap', id: m.id, n: m.pendingGap });
+    m.pendingGap = 0;
+    m.slot.ops.push({ op: 'end', id: m.id });
+    this.schedule(m.slot);
+  }
+
+  private skip(m: Msg, n: number): void {
+    if (m.skipped === 0) this.o.counters.scan_skipped_messages++;
+    m.skipped += n;
+    this.o.counters.scan_skipped_bytes += n;
+    if (m.coded) m.stopped = true;
+    else m.pendingGap += n;
+  }
+
+  /** Room for n bytes in the slot's batch buffer; returns where they go. */
+  private reserve(slot: Slot, n: number): number {
+    const need = slot.used + n;
+    if (!slot.arena || need > slot.arena.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(MIN_ARENA, need, (slot.arena?.length ?? 0) * 2));
+      if (slot.arena) slot.arena.copy(grown, 0, 0, slot.used);
+      slot.arena = grown;
+    }
+    const off = slot.used;
+    slot.used = need;
+    return off;
+  }
+
+  private schedule(slot: Slot): void {
+    if (slot.flushQueued) return;
+    slot.flushQueued = true;
+    // After the poll phase: every chunk read in this turn goes in one message.
+    setImmediate(() => this.flush(slot));
+  }
+
+  private flush(slot: Slot): void {
+    slot.flushQueued = false;
+    if (slot.ops.length === 0 || !slot.worker) return;
+    // allocUnsafeSlow buffers own their ArrayBuffer (byteOffset 0): it can be transferred whole.
+    const buf = slot.arena ? (slot.arena.buffer as ArrayBuffer) : new ArrayBuffer(0);
+    const batch: Batch = { ops: slot.ops, buf };
+    slot.ops = [];
+    slot.arena = null;
+    slot.used = 0;
+    slot.worker.postMessage(batch, buf.byteLength > 0 ? [buf] : []);
+  }
+
+  private onReply(slot: Slot, r: Reply): void {
+    for (const [id, n] of r.scanned) {
+      const m = slot.msgs.get(id);
+      this.backlog -= n;
+      slot.inflight -= n;
+      if (m) m.inflight -= n;
+    }
+    for (const [id, d] of r.detections) slot.msgs.get(id)?.ev.onDetection(d);
+    for (const [id, sum] of r.done) {
+      const m = slot.msgs.get(id);
+      if (!m) continue;
+      slot.msgs.delete(id);
+      m.ev.onDone(sum, m.skipped);
+    }
+  }
+
+  private spawn(slot: Slot): void {
+    const init: WorkerInit = {
+      salt: new Uint8Array(this.o.salt),
+      maxScanBytes: this.o.maxScanBytes,
+      disabledRules: [...this.o.disabledRules],
+    };
+    const w = new Worker(scanWorkerPath(), {
+      workerData: init,
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      stdout: false,
+      stderr: false,
+    });
+    w.unref();
+    slot.worker = w;
+    slot.startedAt = Date.now();
+    let reason = '';
+    w.on('message', (r: Reply) => this.onReply(slot, r));
+    // Only the error's kind is logged: a message could quote what was being scanned.
+    w.on('error', (err: Error & { code?: string }) => (reason = `${err.name}${err.code ? ` ${err.code}` : ''}`));
+    w.on('exit', (code) => this.died(slot, w, reason || `exit code ${code}`));
+  }
+
+  private died(slot: Slot, w: Worker, reason: string): void {
+    if (slot.worker !== w) return;
+    slot.worker = null;
+    if (this.closing) return;
+    const lost = [...slot.msgs.values()];
+    slot.msgs.clear();
+    slot.ops = [];
+    slot.arena = null;
+    slot.used = 0;
+    this.backlog -= slot.inflight;
+    slot.inflight = 0;
+    for (const m of lost) {
+      m.failed = true;
+      m.inflight = 0;
+      this.o.counters.decode_errors++;
+      if (m.ended) m.ev.onDone(null, m.skipped);
+    }
+    this.o.log(
+      'error',
+      `scan worker ${slot.index} stopped (${reason}); ${lost.length} message scan(s) lost, counted as decode errors; restarting it`,
+    );
+    slot.quickDeaths = Date.now() - slot.startedAt < QUICK_DEATH_MS ? slot.quickDeaths + 1 : 0;
+    const delay = slot.quickDeaths <= 1 ? 0 : Math.min(RESPAWN_DELAY_MAX_MS, 500 * 2 ** slot.quickDeaths);
+    if (delay === 0) this.spawn(slot);
+    else setTimeout(() => !this.closing && !slot.worker && this.spawn(slot), delay).unref();
+  }
+
+  /** Ends the workers (the caller drained the messages it waits for first). */
+  async close(): Promise<void> {
+    this.closing = true;
+    const ws = this.slots.flatMap((s) => (s.worker ? [s.worker] : []));
+    for (const s of this.slots) {
+      s.worker = null;
+      for (const m of s.msgs.values()) {
+        m.failed = true;
+        if (m.ended) m.ev.onDone(null, m.skipped);
+      }
+      s.msgs.clear();
+    }
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}
+
+/** One message in the pool: its bytes (copied), then its end. */
+export class PooledMessage {
+  constructor(
+    private readonly pool: ScanPool,
+    private readonly m: Msg,
+  ) {}
+
+  write(chunk: Buffer): void {
+    this.pool.write(this.m, chunk);
+  }
+
+  end(): void {
+    this.pool.end(this.m);
+  }
+}
