@@ -8,6 +8,8 @@ import type { ScanSummary } from '../../lib/scanner/message-scanner.js';
 /** What a worker is started with (`workerData`): the same inputs the proxy thread's scanners get. */
 export interface WorkerInit {
   salt: Uint8Array;
+  /** The ring the proxy thread copies message bytes into; data ops point into it. */
+  ring: SharedArrayBuffer;
   maxScanBytes: number;
   /** Rules are rebuilt in the worker with `rulesFor(direction, disabledRules)`: functions cannot be posted. */
   disabledRules: string[];
@@ -24,7 +26,10 @@ export interface OpenOp {
   location: Location;
 }
 
-/** Bytes of a message: `len` bytes at `off` in the batch's buffer. */
+/**
+ * Bytes of a message: `len` bytes at `off` in the ring. The worker copies them out before it answers
+ * (the proxy thread reuses that space once the bytes are acknowledged; a scanner may keep what it is fed).
+ */
 export interface DataOp {
   op: 'data';
   id: number;
@@ -47,13 +52,9 @@ export interface EndOp {
 
 export type Op = OpenOp | DataOp | GapOp | EndOp;
 
-/**
- * One postMessage per worker per event-loop turn: every op of that turn, and one buffer holding all
- * their bytes (the proxy's copy, transferred: the sockets' own buffers are never moved or detached).
- */
+/** One postMessage per worker per event-loop turn: every op of that turn, in order. */
 export interface Batch {
   ops: Op[];
-  buf: ArrayBuffer;
 }
 
 /** A summary without its detections (they were already sent one by one). */
@@ -63,7 +64,7 @@ export type DoneSummary = Omit<ScanSummary, 'detections'>;
 export interface Reply {
   /** [message id, detection] in the order found. */
   detections: [number, Detection][];
-  /** [message id, bytes fed to its scanner] since the last reply. */
+  /** [message id, bytes copied out of the ring and fed to its scanner] since the last reply, in ring order. */
   scanned: [number, number][];
   /** [message id, its summary] for messages whose scan finished. */
   done: [number, DoneSummary][];

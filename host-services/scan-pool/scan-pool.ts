@@ -1,13 +1,15 @@
 // The proxy thread's side of scanning beside forwarding: `scan_workers` worker threads, each running
 // MessageScanner (scan-worker.ts). A message stays on one worker (its scanner holds state). Each chunk
-// is copied once, into a per-worker batch buffer (a socket's Buffer may still sit in a write queue, so it
-// is never transferred or detached), and each worker gets one postMessage per event-loop turn with every
-// op of that turn and that buffer, transferred.
+// is copied once, into a ring shared with its worker (a socket's Buffer may still sit in a write queue,
+// so it is never transferred or detached), and each worker gets one postMessage per event-loop turn with
+// every op of that turn. The ring is reused memory: a fresh buffer per batch (transferred) cost about
+// 1 ms per MiB here, most of it page faults on new memory; copying into the warm ring costs a sixth of that.
 //
-// Cost on the proxy thread (measured on this 2-core machine, Node 20, scripts/measure-scan-pool.ts):
-// about 2.5 µs per message (open + end ops, the map entries, the reply) plus about 45 µs per MiB copied
-// (memcpy into the batch buffer); a 64 KiB identity JSON chunk costs the scanner about 300 µs on the same
-// thread. The per-message cost is why small identity bodies are scanned in place (routed-tap.ts).
+// Cost on the proxy thread (this 2-core machine, Node 20, busy with other work; best of 5 runs of
+// scripts/measure-scan-pool.ts): about 6 µs per message (open, end, posting, the reply) and about 100 µs
+// per MiB (the copy into the ring, its ops and acknowledgements). Scanning in place costs about 6 µs for
+// a 1 KiB identity body, 11 µs for 4 KiB, 36 µs for 16 KiB and 140 µs for 64 KiB. The worker copies each
+// chunk out of the ring before its scanner sees it (a scanner may keep what it is fed), on its own time.
 //
 // Backlog: bytes copied for the scanner and not yet fed to a scanner, across all messages, bounded by
 // `scan_backlog_bytes`; one message may hold at most a quarter of it (so one fast upload cannot take the
@@ -50,7 +52,8 @@ const QUICK_DEATH_MS = 5_000;
 const RESPAWN_DELAY_MAX_MS = 30_000;
 /** Heap a worker may use (a message's scanner state is small; this bounds a runaway). */
 const WORKER_HEAP_MB = 256;
-const MIN_ARENA = 64 * 1024;
+/** Each worker's ring: its share of the backlog, at least 1 MiB. */
+const MIN_RING = 1024 * 1024;
 
 interface Msg {
   id: number;
@@ -75,8 +78,13 @@ interface Slot {
   startedAt: number;
   quickDeaths: number;
   ops: Op[];
-  arena: Buffer | null;
-  used: number;
+  /** Shared with the worker; `[tail, head)` (wrapping) holds bytes not yet acknowledged. */
+  ring: Buffer;
+  head: number;
+  /** Bytes of the ring in use, including space skipped at its end when a chunk wrapped. */
+  ringUsed: number;
+  /** Allocations in ring order: [offset, length, bytes skipped before it at the end of the ring]. */
+  segs: number[];
   flushQueued: boolean;
   /** Bytes of this worker's messages in the backlog (the least loaded worker gets the next message). */
   inflight: number;
@@ -92,6 +100,7 @@ export class ScanPool {
 
   constructor(private readonly o: ScanPoolOptions) {
     this.share = Math.floor(o.backlogBytes / 4);
+    const ringBytes = Math.max(MIN_RING, Math.ceil(o.backlogBytes / o.workers));
     for (let i = 0; i < o.workers; i++) {
       const slot: Slot = {
         index: i,
@@ -99,8 +108,10 @@ export class ScanPool {
         startedAt: 0,
         quickDeaths: 0,
         ops: [],
-        arena: null,
-        used: 0,
+        ring: Buffer.from(new SharedArrayBuffer(ringBytes)),
+        head: 0,
+        ringUsed: 0,
+        segs: [],
         flushQueued: false,
         inflight: 0,
         msgs: new Map(),
@@ -154,17 +165,18 @@ export class ScanPool {
     if (m.ended || m.failed) return;
     const n = chunk.length;
     if (n === 0) return;
-    if (m.stopped || this.backlog + n > this.o.backlogBytes || m.inflight + n > this.share) {
+    const slot = m.slot;
+    const off =
+      m.stopped || this.backlog + n > this.o.backlogBytes || m.inflight + n > this.share ? -1 : this.reserve(slot, n);
+    if (off < 0) {
       this.skip(m, n);
       return;
     }
-    const slot = m.slot;
     if (m.pendingGap > 0) {
       slot.ops.push({ op: 'gap', id: m.id, n: m.pendingGap });
       m.pendingGap = 0;
     }
-    const off = this.reserve(slot, n);
-    chunk.copy(slot.arena!, off);
+    chunk.copy(slot.ring, off);
     slot.ops.push({ op: 'data', id: m.id, off, len: n });
     m.inflight += n;
     slot.inflight += n;
@@ -195,17 +207,44 @@ export class ScanPool {
     else m.pendingGap += n;
   }
 
-  /** Room for n bytes in the slot's batch buffer; returns where they go. */
+  /** Contiguous room for n bytes in the slot's ring: where they go, or -1 when it is full. */
   private reserve(slot: Slot, n: number): number {
-    const need = slot.used + n;
-    if (!slot.arena || need > slot.arena.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(MIN_ARENA, need, (slot.arena?.length ?? 0) * 2));
-      if (slot.arena) slot.arena.copy(grown, 0, 0, slot.used);
-      slot.arena = grown;
+    const cap = slot.ring.length;
+    if (n > cap) return -1;
+    let off = -1;
+    let skipped = 0;
+    if (slot.ringUsed === 0) {
+      off = 0;
+    } else {
+      // The oldest allocation starts the used space (at the end of the ring if it wrapped).
+      const tail = slot.segs[2]! > 0 ? cap - slot.segs[2]! : slot.segs[0]!;
+      if (slot.head > tail) {
+        // Used: [tail, head). Free: [head, cap), then [0, tail).
+        if (slot.head + n <= cap) off = slot.head;
+        else if (n <= tail) {
+          off = 0;
+          skipped = cap - slot.head;
+        }
+      } else if (slot.head + n <= tail) {
+        off = slot.head; // wrapped: free is [head, tail)
+      }
     }
-    const off = slot.used;
-    slot.used = need;
+    if (off < 0) return -1;
+    slot.segs.push(off, n, skipped);
+    slot.head = off + n;
+    slot.ringUsed += n + skipped;
     return off;
+  }
+
+  /** The worker took `n` bytes off the front of the ring. */
+  private release(slot: Slot, n: number): void {
+    while (n > 0 && slot.segs.length > 0) {
+      const len = slot.segs[1]!;
+      const skipped = slot.segs[2]!;
+      slot.segs.splice(0, 3);
+      slot.ringUsed -= len + skipped;
+      n -= len;
+    }
   }
 
   private schedule(slot: Slot): void {
@@ -218,16 +257,16 @@ export class ScanPool {
   private flush(slot: Slot): void {
     slot.flushQueued = false;
     if (slot.ops.length === 0 || !slot.worker) return;
-    // allocUnsafeSlow buffers own their ArrayBuffer (byteOffset 0): it can be transferred whole.
-    const buf = slot.arena ? (slot.arena.buffer as ArrayBuffer) : new ArrayBuffer(0);
-    const batch: Batch = { ops: slot.ops, buf };
+    const batch: Batch = { ops: slot.ops };
     slot.ops = [];
-    slot.arena = null;
-    slot.used = 0;
-    slot.worker.postMessage(batch, buf.byteLength > 0 ? [buf] : []);
+    slot.worker.postMessage(batch);
   }
 
   private onReply(slot: Slot, r: Reply): void {
+    // A reply acknowledges whole batches, so its total frees exactly their allocations, in ring order.
+    let total = 0;
+    for (const [, n] of r.scanned) total += n;
+    this.release(slot, total);
     for (const [id, n] of r.scanned) {
       const m = slot.msgs.get(id);
       this.backlog -= n;
@@ -246,6 +285,7 @@ export class ScanPool {
   private spawn(slot: Slot): void {
     const init: WorkerInit = {
       salt: new Uint8Array(this.o.salt),
+      ring: slot.ring.buffer as SharedArrayBuffer,
       maxScanBytes: this.o.maxScanBytes,
       disabledRules: [...this.o.disabledRules],
     };
@@ -272,8 +312,9 @@ export class ScanPool {
     const lost = [...slot.msgs.values()];
     slot.msgs.clear();
     slot.ops = [];
-    slot.arena = null;
-    slot.used = 0;
+    slot.segs = [];
+    slot.ringUsed = 0;
+    slot.head = 0;
     this.backlog -= slot.inflight;
     slot.inflight = 0;
     for (const m of lost) {

@@ -8,6 +8,7 @@ import type { Batch, Reply, WorkerInit } from './protocol.js';
 
 const init = workerData as WorkerInit;
 const salt = Buffer.from(init.salt);
+const ring = Buffer.from(init.ring);
 const rules = {
   outbound: rulesFor('outbound', init.disabledRules),
   inbound: rulesFor('inbound', init.disabledRules),
@@ -32,7 +33,6 @@ function queueFlush(): void {
 }
 
 function handle(batch: Batch): void {
-  const buf = Buffer.from(batch.buf);
   const fed = new Map<number, number>();
   for (const op of batch.ops) {
     switch (op.op) {
@@ -58,8 +58,9 @@ function handle(batch: Batch): void {
         break;
       }
       case 'data': {
-        // The batch buffer is never reused, so the scanner may keep views of it (it does, between feeds).
-        scanners.get(op.id)?.write(buf.subarray(op.off, op.off + op.len));
+        // Copied out: the ring space is reused once acknowledged, and a scanner may keep what it is fed
+        // (the text window between feeds, zlib's input queue).
+        scanners.get(op.id)?.write(Buffer.from(ring.subarray(op.off, op.off + op.len)));
         fed.set(op.id, (fed.get(op.id) ?? 0) + op.len);
         break;
       }
