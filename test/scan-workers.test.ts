@@ -284,7 +284,11 @@ describe('scan workers: a full backlog', () => {
       (n) => n === sent + tail.length,
       'every byte forwarded',
     );
-    const fs = await g.findings(2, (f) => f.path === '/echo/backlog');
+    // The record comes with the message's summary, after the upstream answered: wait for both.
+    const fs = await g.findings(
+      2,
+      (f) => f.path === '/echo/backlog' && (f.pattern === 'scan_truncated' || f.pattern === 'gitlab_token'),
+    );
     const found = fs.find((f) => f.pattern === 'gitlab_token');
     expect(found?.offset).toBe(sent + 100 * KiB + '"api_token":"'.length);
     const records = fs.filter((f) => f.pattern === 'scan_truncated');

@@ -20,6 +20,7 @@
 // A worker that dies (a bug, out of memory) is replaced; the messages it held are counted as scanner
 // errors (`decode_errors`) and logged without content. When no worker is up, `open` returns null and the
 // caller scans on its own thread.
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Detection } from '../../lib/detection.js';
 import type { Counters } from '../../lib/status-schema.js';
@@ -99,6 +100,10 @@ export class ScanPool {
   private closing = false;
 
   constructor(private readonly o: ScanPoolOptions) {
+    // A missing script would make every worker die at birth: say so once, at start.
+    if (!existsSync(scanWorkerPath())) {
+      throw new Error(`scan worker script not found: ${scanWorkerPath()} (run \`npm run build\`)`);
+    }
     this.share = Math.floor(o.backlogBytes / 4);
     const ringBytes = Math.max(MIN_RING, Math.ceil(o.backlogBytes / o.workers));
     for (let i = 0; i < o.workers; i++) {
@@ -299,7 +304,10 @@ export class ScanPool {
     slot.worker = w;
     slot.startedAt = Date.now();
     let reason = '';
-    w.on('message', (r: Reply) => this.onReply(slot, r));
+    // A reply still queued from a worker that was replaced refers to a ring that was reset: ignored.
+    w.on('message', (r: Reply) => {
+      if (slot.worker === w) this.onReply(slot, r);
+    });
     // Only the error's kind is logged: a message could quote what was being scanned.
     w.on('error', (err: Error & { code?: string }) => (reason = `${err.name}${err.code ? ` ${err.code}` : ''}`));
     w.on('exit', (code) => this.died(slot, w, reason || `exit code ${code}`));
