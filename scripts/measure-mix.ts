@@ -1,6 +1,7 @@
 // The issue-15 mix, measured for the scan workers (the bench's own `mix` row is bench/'s): small GETs on
 // one keep-alive connection while 8 other connections upload 1 MiB JSON bodies in a loop, direct and
-// through the guardian with `scan_workers: 0` (scanning on the proxy thread) and with the default. Each
+// through the guardian with `scan_workers: 0` (scanning on the proxy thread), with the default, and with
+// nothing scanned (what forwarding alone costs). Each
 // side runs in its own process (bench/processes.ts): upstream, guardian, and this load generator.
 //
 //   npm run build && node dist/scripts/measure-mix.js [seconds per run, default 5]
@@ -93,6 +94,8 @@ async function main(): Promise<void> {
     for (const [name, cfg] of [
       ['guardian, scan_workers 0', { scan_workers: 0 }],
       [`guardian, scan_workers default (${defaultScanWorkers()})`, {}],
+      // The floor: the same forwarding with nothing scanned (the upstream's host exempted).
+      ['guardian, nothing scanned (allow_hosts)', { allow_hosts: ['127.0.0.1'] }],
     ] as const) {
       let g: Guardian | undefined;
       try {

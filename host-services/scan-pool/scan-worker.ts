@@ -1,10 +1,31 @@
 // A scan worker thread: runs one MessageScanner per message the proxy thread hands it, with the same
 // rules, salt and byte bound as scanning on the proxy thread, and reports detections as they are found
 // (an event stream is not held until its end), the bytes it took off the backlog, and each summary.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { rulesFor } from '../../lib/rules/index.js';
 import { MessageScanner } from '../../lib/scanner/message-scanner.js';
 import type { Batch, Reply, WorkerInit } from './protocol.js';
+
+/**
+ * Forwarding never waits for the scanner, also for a core: where Linux lets a thread have its own nice
+ * value, the worker runs at this one, so on a busy machine the proxy thread gets the CPU first and the
+ * scanner the rest (when it falls behind, the backlog bound applies: bytes go on unscanned, counted).
+ */
+const WORKER_NICE = 5;
+
+function lowerOwnPriority(): void {
+  try {
+    // `/proc/thread-self` -> `<pid>/task/<tid>`: this thread's id, which setpriority(2) takes on Linux.
+    const tid = Number(path.basename(readlinkSync('/proc/thread-self')));
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, WORKER_NICE);
+  } catch {
+    // Not Linux, or not allowed: the worker runs at the process's priority.
+  }
+}
+lowerOwnPriority();
 
 const init = workerData as WorkerInit;
 const salt = Buffer.from(init.salt);
