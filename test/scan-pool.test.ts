@@ -26,12 +26,15 @@ afterEach(async () => {
   logs.length = 0;
 });
 
-function makePool(counters: Counters, over: { workers?: number; backlogBytes?: number } = {}): ScanPool {
+function makePool(
+  counters: Counters,
+  over: { workers?: number; backlogBytes?: number; maxScanBytes?: number } = {},
+): ScanPool {
   pool = new ScanPool({
     workers: over.workers ?? 1,
     backlogBytes: over.backlogBytes ?? 32 * MiB,
     salt,
-    maxScanBytes: 64 * MiB,
+    maxScanBytes: over.maxScanBytes ?? 64 * MiB,
     disabledRules: [],
     counters,
     log: (level, msg) => logs.push(`${level}: ${msg}`),
@@ -73,13 +76,13 @@ function openMessage(p: ScanPool, spec: Partial<MessageSpec> = {}, coded = false
   return { m: m!, done };
 }
 
-function inlineScan(body: Buffer, spec: Partial<MessageSpec> = {}) {
+function inlineScan(body: Buffer, spec: Partial<MessageSpec> = {}, maxScanBytes = 64 * MiB) {
   const direction = spec.direction ?? 'outbound';
   return scanBuffer(body, {
     direction,
     rules: rulesFor(direction),
     salt,
-    maxScanBytes: 64 * MiB,
+    maxScanBytes,
     destHost: 'collector.example.test',
     contentEncoding: spec.contentEncoding,
     contentType: spec.contentType,
@@ -123,6 +126,41 @@ describe('scan pool: the same detections as on the proxy thread', () => {
     expect(local.detections[0]!.encoding.startsWith('gzip')).toBe(true);
     expect(run.detections).toEqual(local.detections);
     expect(run.summary?.contentCoding).toBe('gzip');
+  });
+});
+
+describe('scan pool: the size bound', () => {
+  it('bytes past what the scanner can use are not copied: no backlog, no skipped bytes, the same summary', async () => {
+    const counters = zeroCounters();
+    const p = makePool(counters, { maxScanBytes: MiB }); // share 8 MiB
+    const secret = expandExample('ghp_{{rand:alnum:36}}');
+    const body = withSecretAt(20 * MiB, 512 * KiB, secret.text);
+    const { m, done } = openMessage(p);
+    for (const c of chunks(body)) m.write(c); // one synchronous run: nothing is acknowledged meanwhile
+    expect(counters.scan_backlog_peak_bytes).toBe(MiB + 64 * KiB); // the bound, in whole chunks
+    expect(counters.scan_skipped_bytes).toBe(0);
+    m.end();
+    const run = await done;
+    const local = await inlineScan(body, {}, MiB);
+    expect(run.detections).toEqual(local.detections);
+    const { detections: _d, ...summary } = local;
+    expect(run.summary).toEqual(summary);
+    expect(run.summary).toMatchObject({ bytesIn: 20 * MiB, bytesScanned: MiB, truncated: true });
+  });
+
+  it('a gzip body past its input bound: the same summary as on the proxy thread (truncated, bytes in)', async () => {
+    const counters = zeroCounters();
+    const p = makePool(counters, { maxScanBytes: 256 * KiB });
+    const gz = zlib.gzipSync(randomBytes(2 * MiB));
+    const { m, done } = openMessage(p, { contentEncoding: 'gzip' }, true);
+    for (const c of chunks(gz)) m.write(c);
+    expect(counters.scan_backlog_peak_bytes).toBeLessThanOrEqual(256 * KiB + 64 * KiB + 64 * KiB);
+    m.end();
+    const run = await done;
+    const { detections: _d, ...summary } = await inlineScan(gz, { contentEncoding: 'gzip' }, 256 * KiB);
+    expect(run.summary).toMatchObject({ bytesIn: gz.length, truncated: true, contentCoding: 'gzip' });
+    expect(run.summary?.truncated).toBe(summary.truncated);
+    expect(run.summary?.bytesIn).toBe(summary.bytesIn);
   });
 });
 

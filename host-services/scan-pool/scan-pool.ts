@@ -11,6 +11,9 @@
 // a 1 KiB identity body, 11 µs for 4 KiB, 36 µs for 16 KiB and 140 µs for 64 KiB. The worker copies each
 // chunk out of the ring before its scanner sees it (a scanner may keep what it is fed), on its own time.
 //
+// Bytes past what a scanner can use (max_scan_bytes, + 64 KiB of compressed input) are never copied: the
+// worker only learns their count (a hole), so its summary is the one the proxy thread's scanner would make.
+//
 // Backlog: bytes copied for the scanner and not yet fed to a scanner, across all messages, bounded by
 // `scan_backlog_bytes`; one message may hold at most a quarter of it (so one fast upload cannot take the
 // whole backlog from the others). A chunk that does not fit goes on unscanned and is counted
@@ -66,6 +69,10 @@ interface Msg {
   skipped: number;
   /** Skipped bytes not yet told to the worker (sent as a gap before the next data, or at the end). */
   pendingGap: number;
+  /** Bytes of the message seen so far (copied, skipped or beyond the input bound). */
+  pos: number;
+  /** Bytes past the scanner's input bound: never copied, told to the worker as one hole at the end. */
+  beyond: number;
   /** Content-coded and lost bytes: unscanned to its end. */
   stopped: boolean;
   ended: boolean;
@@ -95,6 +102,11 @@ interface Slot {
 export class ScanPool {
   private readonly slots: Slot[] = [];
   private readonly share: number;
+  /**
+   * What a scanner can use of a message: `max_scan_bytes` (identity), or that plus 64 KiB of compressed
+   * input (MessageScanner's own bound). Bytes after the chunk that crosses it are not copied at all.
+   */
+  private readonly inputBound: number;
   private backlog = 0;
   private nextId = 1;
   private closing = false;
@@ -105,6 +117,7 @@ export class ScanPool {
       throw new Error(`scan worker script not found: ${scanWorkerPath()} (run \`npm run build\`)`);
     }
     this.share = Math.floor(o.backlogBytes / 4);
+    this.inputBound = o.maxScanBytes + 64 * 1024;
     const ringBytes = Math.max(MIN_RING, Math.ceil(o.backlogBytes / o.workers));
     for (let i = 0; i < o.workers; i++) {
       const slot: Slot = {
@@ -155,6 +168,8 @@ export class ScanPool {
       inflight: 0,
       skipped: 0,
       pendingGap: 0,
+      pos: 0,
+      beyond: 0,
       stopped: false,
       ended: false,
       failed: false,
@@ -170,6 +185,14 @@ export class ScanPool {
     if (m.ended || m.failed) return;
     const n = chunk.length;
     if (n === 0) return;
+    // Past the bound nothing more is scanned: not copied, not counted as skipped, only told as a hole
+    // (so the summary's byte counts, and a size-bound record, are the same as on the proxy thread).
+    if (m.pos >= this.inputBound) {
+      m.pos += n;
+      m.beyond += n;
+      return;
+    }
+    m.pos += n;
     const slot = m.slot;
     const off =
       m.stopped || this.backlog + n > this.o.backlogBytes || m.inflight + n > this.share ? -1 : this.reserve(slot, n);
@@ -198,8 +221,10 @@ export class ScanPool {
       m.ev.onDone(null, m.skipped);
       return;
     }
-    if (m.pendingGap > 0) m.slot.ops.push({ op: 'gap', id: m.id, n: m.pendingGap });
+    const hole = m.pendingGap + m.beyond;
+    if (hole > 0) m.slot.ops.push({ op: 'gap', id: m.id, n: hole });
     m.pendingGap = 0;
+    m.beyond = 0;
     m.slot.ops.push({ op: 'end', id: m.id });
     this.schedule(m.slot);
   }

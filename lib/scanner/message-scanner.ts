@@ -195,13 +195,15 @@ export class MessageScanner {
     if (this.closed || n <= 0) return;
     this.bytesIn += n;
     if (this.decoder || this.fallback) {
+      // A hole past the compressed-input bound is what that bound cuts anyway: truncated, as `write` says.
+      if (this.bytesIn > this.opts.maxScanBytes + 64 * 1024) this.truncated = true;
       this.decoder?.abort();
       if (this.fallback) this.fallback.gap(n);
       return;
     }
     this.engine.gap(n);
     // An event cut by the hole ends at it: its text is not joined to what follows.
-    this.sse?.extractor.feed('\n\n');
+    if (this.bytesScanned < this.opts.maxScanBytes) this.sse?.extractor.feed('\n\n');
   }
 
   /**
