@@ -43,7 +43,8 @@ async function main(): Promise<void> {
     workers: 1,
     backlogBytes: 256 * MiB,
     salt,
-    maxScanBytes: MiB,
+    // Above the 16 MiB messages below: every byte is copied (past this bound none would be).
+    maxScanBytes: 64 * MiB,
     disabledRules: [],
     counters,
     log: (l, m) => console.error(`${l}: ${m}`),
