@@ -80,7 +80,8 @@ function handle(batch: Batch): void {
       }
       case 'data': {
         // Copied out: the ring space is reused once acknowledged, and a scanner may keep what it is fed
-        // (the text window between feeds, zlib's input queue).
+        // (the text window between feeds, zlib's input queue). One copy per chunk, not one per batch: a
+        // message's scanner keeps only its own bytes alive, never a whole batch of other messages'.
         scanners.get(op.id)?.write(Buffer.from(ring.subarray(op.off, op.off + op.len)));
         fed.set(op.id, (fed.get(op.id) ?? 0) + op.len);
         break;
