@@ -42,18 +42,22 @@ export class FindingSink {
   }
 
   /**
-   * A message longer than `max_scan_bytes`: a record names it (method, destination, redacted path) and how
-   * many bytes went on unscanned. Not a detection: never deduplicated away, not counted as a finding
-   * (`truncated_scans` counts it).
+   * A message longer than `max_scan_bytes` (`bound`), or one that lost bytes because the scanner was behind
+   * (`behind`, the backlog was full): a record names it (method, destination, redacted path) and how many
+   * bytes went on unscanned. Not a detection: never deduplicated away, not counted as a finding
+   * (`truncated_scans` counts the first kind, `scan_skipped_messages` the second).
    */
-  truncated(meta: MessageMeta, unscannedBytes: number): void {
+  truncated(meta: MessageMeta, unscannedBytes: number, why: 'bound' | 'behind' = 'bound'): void {
     try {
       const f = buildFinding(
         {
           pattern: SCAN_TRUNCATED,
           threat_type: meta.direction === 'outbound' ? 'EXFIL' : 'INJECTION',
           severity: 'low',
-          description: `message longer than max_scan_bytes: ${unscannedBytes} bytes forwarded unscanned`,
+          description:
+            why === 'behind'
+              ? `scanner behind: ${unscannedBytes} bytes forwarded unscanned`
+              : `message longer than max_scan_bytes: ${unscannedBytes} bytes forwarded unscanned`,
           snippet: '',
           fingerprint: '',
           encoding: '',
@@ -73,7 +77,7 @@ export class FindingSink {
     }
   }
 
-  scanned(s: ScanSummary): void {
+  scanned(s: Pick<ScanSummary, 'bytesScanned' | 'truncated' | 'decodeError'>): void {
     this.counters.bytes_scanned += s.bytesScanned;
     if (s.truncated) this.counters.truncated_scans++;
     if (s.decodeError) this.counters.decode_errors++;

@@ -161,6 +161,9 @@ export class GuardianService implements GuardianApi {
       },
       salt,
       maxScanBytes: config.max_scan_bytes,
+      scanWorkers: config.scan_workers,
+      scanBacklogBytes: config.scan_backlog_bytes,
+      disabledRules: config.disabled_rules,
       allowHosts: config.allow_hosts,
       authenticate,
       upstreamProxy: config.upstream_proxy ? parseUpstreamProxy(config.upstream_proxy) : undefined,
@@ -174,8 +177,9 @@ export class GuardianService implements GuardianApi {
     const svc = new GuardianService(opts, store, ca, proxy, socketPath, counters);
     self.svc = svc;
     try {
-      await proxy.start();
+      // Registered first: stop() also ends the scan workers if the listener never came up.
       svc.closers.push(() => proxy.stop());
+      await proxy.start();
       // The operator's socket (group null: everything), then one scoped socket per group.
       for (const [group, sock] of [[null, socketPath] as const, ...groupSockets]) {
         const ipc = await startIpcServer({
@@ -263,6 +267,7 @@ export class GuardianService implements GuardianApi {
       uptime_secs: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       listener: this.address,
       https_inspection: this.ca !== null,
+      scan_workers: this.opts.config.scan_workers,
       ca_fingerprint: this.ca?.fingerprint256 ?? null,
       upstream_proxy: this.opts.config.upstream_proxy !== undefined,
       group,

@@ -1,10 +1,17 @@
 // The guardian's configuration: one JSON object, validated strictly. Unknown keys and
 // out-of-range values are errors that name the key path, so a typo never silently weakens scanning.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ipFamily } from './ip-address.js';
 
 export const MIN_SCAN_BYTES = 4 * 1024;
 export const MAX_SCAN_BYTES = 64 * 1024 * 1024;
+export const MAX_SCAN_WORKERS = 16;
+
+/** One worker per spare core, at least one, at most four: the proxy thread keeps a core of its own. */
+export function defaultScanWorkers(): number {
+  return Math.min(4, Math.max(1, availableParallelism() - 1));
+}
 
 const cidr = z.string().refine(
   (s) => {
@@ -58,6 +65,21 @@ export const ConfigSchema = z
       .min(MIN_SCAN_BYTES)
       .max(MAX_SCAN_BYTES)
       .default(1024 * 1024),
+    /**
+     * Worker threads that scan bodies beside forwarding (the proxy thread only copies the bytes to them);
+     * 0 scans on the proxy thread, as before. Default: one per spare core, 1 to 4.
+     */
+    scan_workers: z.number().int().min(0).max(MAX_SCAN_WORKERS).default(defaultScanWorkers),
+    /**
+     * Bytes copied for the scan workers and not yet scanned, across all messages. When it is full, bytes
+     * go on unscanned (forwarding never waits), are counted and recorded (`scan_truncated`).
+     */
+    scan_backlog_bytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .max(1024 * 1024 * 1024)
+      .default(32 * 1024 * 1024),
     /** Identical findings (pattern, dest, direction, fingerprint) within this window are counted, not logged. */
     dedup_window_secs: z.number().int().min(0).max(86_400).default(300),
     findings_log: FindingsLogConfigSchema.default(() => FindingsLogConfigSchema.parse({})),

@@ -25,6 +25,12 @@ export const CountersSchema = z
     refused_clients: z.number().int().nonnegative(),
     /** Requests refused for missing or wrong proxy credentials. */
     auth_failures: z.number().int().nonnegative(),
+    /** Bytes forwarded unscanned because the scan backlog (`scan_backlog_bytes`) was full. */
+    scan_skipped_bytes: z.number().int().nonnegative(),
+    /** Messages that lost bytes so (each leaves one `scan_truncated` record). */
+    scan_skipped_messages: z.number().int().nonnegative(),
+    /** The highest scan backlog seen (bytes copied for the scan workers and not yet scanned). */
+    scan_backlog_peak_bytes: z.number().int().nonnegative(),
   })
   .strict();
 export type Counters = z.infer<typeof CountersSchema>;
@@ -43,6 +49,9 @@ export function zeroCounters(): Counters {
     upstream_errors: 0,
     refused_clients: 0,
     auth_failures: 0,
+    scan_skipped_bytes: 0,
+    scan_skipped_messages: 0,
+    scan_backlog_peak_bytes: 0,
   };
 }
 
@@ -57,6 +66,8 @@ export const StatusSchema = z
     uptime_secs: z.number().nonnegative(),
     listener: z.object({ host: z.string().max(255), port: z.number().int().min(0).max(65535) }).strict(),
     https_inspection: z.boolean(),
+    /** Worker threads scanning bodies beside forwarding (0: on the proxy thread). */
+    scan_workers: z.number().int().min(0).max(16),
     /** SHA-256 of the CA certificate (colon-separated hex), null when inspection never ran. */
     ca_fingerprint: z.string().max(120).nullable(),
     upstream_proxy: z.boolean(),

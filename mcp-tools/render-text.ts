@@ -95,7 +95,11 @@ export function statusText(st: MethodResult<'get_status'>, check: SelfCheck | { 
         ]
       : [
           `Counters: ${c.requests} requests, ${c.connects} CONNECTs (${c.tunnels} blind tunnels), ${c.bytes_scanned} bytes scanned, ` +
-            `${c.truncated_scans} scans cut at the size bound.`,
+            `${c.truncated_scans} scans cut at the size bound.` +
+            // Shown only when it happened: the scanner fell behind and bytes went on unscanned.
+            (c.scan_skipped_bytes > 0
+              ? ` Scanner behind: ${c.scan_skipped_bytes} bytes in ${c.scan_skipped_messages} messages forwarded unscanned.`
+              : ''),
         ]),
     `Findings: ${c.findings.EXFIL} EXFIL (secrets leaving), ${c.findings.INJECTION} INJECTION (hostile content arriving); ` +
       `${c.suppressed_duplicates} duplicates suppressed.`,

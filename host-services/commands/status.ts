@@ -53,6 +53,10 @@ export async function runStatus(argv: string[]): Promise<number> {
       `  findings: EXFIL ${c.findings.EXFIL}, INJECTION ${c.findings.INJECTION}; suppressed duplicates ${c.suppressed_duplicates}`,
       `  truncated scans ${c.truncated_scans}, decode errors ${c.decode_errors}, upstream errors ${c.upstream_errors}, dropped writes ${c.dropped_writes}`,
       `  refused clients ${c.refused_clients}, proxy auth failures ${c.auth_failures}`,
+      `  scan workers ${st.scan_workers}, scan backlog peak ${c.scan_backlog_peak_bytes} bytes` +
+        (c.scan_skipped_bytes > 0
+          ? `, scanner behind: ${c.scan_skipped_bytes} bytes in ${c.scan_skipped_messages} messages forwarded unscanned`
+          : ''),
     ];
     if (st.recent_findings.length > 0) {
       lines.push('  last findings:');

@@ -60,6 +60,12 @@ export interface GuardianProxyOptions {
   rules: { outbound: readonly Rule[]; inbound: readonly Rule[] };
   salt: Buffer;
   maxScanBytes: number;
+  /** Worker threads scanning bodies beside forwarding (`scan_workers`); absent or 0: on this thread. */
+  scanWorkers?: number;
+  /** `scan_backlog_bytes`: bytes copied for the workers and not yet scanned. */
+  scanBacklogBytes?: number;
+  /** The workers rebuild `rules` as `rulesFor(direction, disabledRules)`. */
+  disabledRules?: readonly string[];
   allowHosts: readonly string[];
   /** Checks Proxy-Authorization; absent means no proxy credentials are required. */
   authenticate?: Authenticate;
@@ -157,6 +163,10 @@ export class GuardianProxy {
       salt: g.salt,
       maxScanBytes: g.maxScanBytes,
       log: g.log,
+      scanWorkers: g.scanWorkers,
+      scanBacklogBytes: g.scanBacklogBytes,
+      disabledRules: g.disabledRules,
+      counters: g.counters,
     });
     // The order matters: credentials first (a 407 applies to everything, the probe included, and the
     // group is known after it), then loops (508), then the self-probe (answered here, never scanned), then
@@ -271,6 +281,12 @@ export class GuardianProxy {
     // Messages cut off just now are scanned as far as they arrived (their bytes may already be upstream);
     // their scans end from the connections' close events: wait for them, so no finding is lost.
     await this.scan.drained(STOP_SCAN_WAIT_MS);
+    await this.scan.close();
+  }
+
+  /** The scan workers (null when bodies are scanned on this thread). */
+  get scanPool() {
+    return this.scan.pool;
   }
 
   private admit(socket: net.Socket): void {

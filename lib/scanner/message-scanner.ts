@@ -187,6 +187,26 @@ export class MessageScanner {
   }
 
   /**
+   * A hole of `n` raw bytes (forwarded unscanned because the scanner was behind). An identity body goes
+   * on with true offsets; the hole does not count against `maxScanBytes` (no byte of it was scanned). A
+   * content-coded body cannot be decoded past a hole: its scan stops here.
+   */
+  gap(n: number): void {
+    if (this.closed || n <= 0) return;
+    this.bytesIn += n;
+    if (this.decoder || this.fallback) {
+      // A hole past the compressed-input bound is what that bound cuts anyway: truncated, as `write` says.
+      if (this.bytesIn > this.opts.maxScanBytes + 64 * 1024) this.truncated = true;
+      this.decoder?.abort();
+      if (this.fallback) this.fallback.gap(n);
+      return;
+    }
+    this.engine.gap(n);
+    // An event cut by the hole ends at it: its text is not joined to what follows.
+    if (this.bytesScanned < this.opts.maxScanBytes) this.sse?.extractor.feed('\n\n');
+  }
+
+  /**
    * An outbound body without a Content-Encoding that is gzip data (`tar czf - ~/.ssh | curl --data-binary
    * @- …`) is decoded too. Inbound bodies are not sniffed: downloaded archives are not the agent's doing.
    */

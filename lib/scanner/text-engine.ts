@@ -159,6 +159,21 @@ export class TextEngine {
     this.owned = true;
   }
 
+  /**
+   * A hole of `n` bytes in the message (bytes forwarded unscanned because the scanner was behind): what
+   * came before is scanned as an end, and later bytes keep their true offsets. A match across the hole
+   * is not found (its bytes were never seen).
+   */
+  gap(n: number): void {
+    if (n <= 0) return;
+    if (this.pending > 0) this.scan(true);
+    this.bufStart += this.len + n;
+    this.win = EMPTY;
+    this.len = 0;
+    this.pending = 0;
+    this.owned = true;
+  }
+
   private append(bytes: Buffer, off: number, n: number): void {
     if (this.len === 0) {
       this.win = off === 0 && n === bytes.length ? bytes : bytes.subarray(off, off + n);

@@ -43,11 +43,14 @@ export async function startService(
     /** Waits until at least n recent findings match, then returns the matching ones (newest first). */
     findings: async (n, filter = () => true) => {
       await svc.store.flush();
-      return waitFor(
+      const found = await waitFor(
         () => svc.store.recent(50).filter(filter),
         (fs) => fs.length >= n,
         `${n} findings`,
       );
+      // Scans end asynchronously (in scan workers): what arrived while waiting is in the log too.
+      await svc.store.flush();
+      return found;
     },
     stop: async () => {
       await svc.stop();

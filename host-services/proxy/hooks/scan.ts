@@ -1,12 +1,18 @@
 // Scanning: request heads are scanned as they arrive, bodies and WebSocket messages by taps that get
 // the bytes after they were forwarded (never buffered whole, never delaying the traffic). Findings go
 // to the sink; a flow an earlier hook exempted (allow_hosts) or answered itself (self-probe) is skipped.
+// With `scan_workers` > 0 bodies are scanned beside forwarding, in worker threads (scan-pool/), except
+// small identity bodies (scanned here at their end, scan-pool/routed-tap.ts); heads stay on this thread.
 import type http from 'node:http';
 import type { Direction, Location, Protocol } from '../../../lib/finding-schema.js';
 import type { MessageMeta } from '../../../lib/finding-builder.js';
 import type { Rule } from '../../../lib/rules/rule.js';
-import { MessageScanner, scanTextSync, type ScanSummary } from '../../../lib/scanner/message-scanner.js';
+import { MessageScanner, scanTextSync } from '../../../lib/scanner/message-scanner.js';
 import type { FindingSink } from '../../finding-sink.js';
+import type { Counters } from '../../../lib/status-schema.js';
+import { ScanPool, type MessageSpec } from '../../scan-pool/scan-pool.js';
+import type { DoneSummary } from '../../scan-pool/protocol.js';
+import { routedTap } from '../../scan-pool/routed-tap.js';
 import type { BodyTap } from '../forward-request.js';
 import { formatHostPort } from '../connect-target.js';
 import type { Flow } from '../flow.js';
@@ -19,6 +25,14 @@ export interface ScanOptions {
   salt: Buffer;
   maxScanBytes: number;
   log: (level: 'error' | 'warn', msg: string) => void;
+  /** Worker threads scanning bodies beside forwarding; 0 (or absent) scans on the proxy thread. */
+  scanWorkers?: number;
+  /** Bytes copied for the workers and not yet scanned, across all messages (`scan_backlog_bytes`). */
+  scanBacklogBytes?: number;
+  /** The workers rebuild the rules as `rulesFor(direction, disabledRules)` (rules cannot be posted). */
+  disabledRules?: readonly string[];
+  /** Where the pool counts skipped bytes, its backlog peak and lost scans. */
+  counters?: Counters;
 }
 
 /** Proxy credentials are for the guardian and are not forwarded: not exfiltration. */
@@ -46,7 +60,28 @@ export class ScanHook implements ProxyHook {
   /** Host name -> its masked form when a secret is in it, null when none is. */
   private readonly hosts = new Map<string, string | null>();
 
-  constructor(private readonly o: ScanOptions) {}
+  /** The scan workers, when `scanWorkers` > 0. */
+  readonly pool: ScanPool | null;
+
+  constructor(private readonly o: ScanOptions) {
+    this.pool =
+      o.scanWorkers && o.scanWorkers > 0 && o.counters
+        ? new ScanPool({
+            workers: o.scanWorkers,
+            backlogBytes: o.scanBacklogBytes ?? 32 * 1024 * 1024,
+            salt: o.salt,
+            maxScanBytes: o.maxScanBytes,
+            disabledRules: o.disabledRules ?? [],
+            counters: o.counters,
+            log: o.log,
+          })
+        : null;
+  }
+
+  /** Ends the workers; call after `drained`. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
 
   /**
    * A CONNECT's request head (its target and Host are the only names a blind tunnel shows) is scanned
@@ -109,7 +144,10 @@ export class ScanHook implements ProxyHook {
     }
     // Most requests (GETs) have no body: no body scanner for them.
     return hasBody
-      ? this.tap(this.scanner('outbound', flow.target.host, req.headers['content-encoding'], meta), meta)
+      ? this.tap(
+          { direction: 'outbound', destHost: flow.target.host, contentEncoding: req.headers['content-encoding'] },
+          meta,
+        )
       : null;
   }
 
@@ -126,7 +164,15 @@ export class ScanHook implements ProxyHook {
       path: flow.path,
       group: flow.group,
     };
-    return this.tap(this.scanner('inbound', flow.target.host, head.contentEncoding, meta, head.contentType), meta);
+    return this.tap(
+      {
+        direction: 'inbound',
+        destHost: flow.target.host,
+        contentEncoding: head.contentEncoding,
+        contentType: head.contentType,
+      },
+      meta,
+    );
   }
 
   rawStream(flow: Flow, fromServer: boolean): BodyTap | null {
@@ -139,7 +185,7 @@ export class ScanHook implements ProxyHook {
       dest: flow.dest,
       group: flow.group,
     };
-    return this.tap(this.scanner(direction, flow.target.host, undefined, meta, undefined, 'tunnel'), meta);
+    return this.tap({ direction, destHost: flow.target.host, location: 'tunnel' }, meta);
   }
 
   webSocketMessage(flow: Flow, fromServer: boolean, data: Buffer): void {
@@ -154,12 +200,9 @@ export class ScanHook implements ProxyHook {
         path: pathOnly(flow.path),
         group: flow.group,
       };
-      const s = this.scanner(direction, flow.target.host, undefined, meta);
-      s.write(data);
-      s.end().then(
-        (sum) => this.report(sum, meta),
-        () => undefined,
-      );
+      const tap = this.tap({ direction, destHost: flow.target.host }, meta);
+      tap.write(data);
+      tap.end(true);
     } catch (err) {
       this.o.log('warn', `websocket scan failed: ${(err as Error).message}`);
     }
@@ -198,8 +241,34 @@ export class ScanHook implements ProxyHook {
     });
   }
 
-  /** A body tap that feeds a scanner and reports its summary when the body ends. */
-  private tap(scanner: MessageScanner, meta: MessageMeta): BodyTap {
+  /** A body tap: to the pool (small identity bodies in place) when there is one, else a scanner here. */
+  private tap(spec: Omit<MessageSpec, 'location'> & { location?: Location }, meta: MessageMeta): BodyTap {
+    const full: MessageSpec = { ...spec, location: spec.location ?? 'body' };
+    const inline = () =>
+      this.scanner(full.direction, full.destHost, full.contentEncoding, meta, full.contentType, full.location);
+    if (!this.pool) return this.localTap(inline(), meta);
+    this.live++;
+    return routedTap({
+      pool: this.pool,
+      spec: full,
+      inline,
+      events: {
+        onDetection: (d) => this.o.sink.detection(d, meta),
+        onDone: (s, skipped) => {
+          this.report(s, meta, skipped);
+          this.scanDone();
+        },
+      },
+      onInlineDone: (s, err) => {
+        if (s) this.report(s, meta);
+        else this.o.log('error', `scan failed: ${err?.message ?? 'unknown error'}`);
+        this.scanDone();
+      },
+    });
+  }
+
+  /** A body tap that feeds a scanner on this thread and reports its summary when the body ends. */
+  private localTap(scanner: MessageScanner, meta: MessageMeta): BodyTap {
     this.live++;
     return {
       write: (chunk) => scanner.write(chunk),
@@ -222,16 +291,25 @@ export class ScanHook implements ProxyHook {
     };
   }
 
-  /** A scan's summary goes to the counters; a message cut at the bound also leaves a record naming it. */
-  private report(s: ScanSummary, meta: MessageMeta): void {
-    this.o.sink.scanned(s);
-    if (!s.truncated) return;
-    // Identity: exactly what went on unscanned; content-coded: the raw bytes after the decoder stopped
-    // being fed (the decoded bound may have been reached earlier, so this is a lower bound).
-    const unscanned = s.contentCoding
-      ? Math.max(0, s.bytesIn - (this.o.maxScanBytes + 64 * 1024))
-      : Math.max(0, s.bytesIn - s.bytesScanned);
-    this.o.sink.truncated(meta, unscanned);
+  /**
+   * A scan's summary goes to the counters; a message cut at the bound, or that lost bytes because the
+   * scanner was behind (`skipped`), also leaves one record naming it. `s` is null when the worker holding
+   * the message died (the pool counted it).
+   */
+  private report(s: DoneSummary | null, meta: MessageMeta, skipped = 0): void {
+    if (s) this.o.sink.scanned(s);
+    const truncated = s?.truncated ?? false;
+    if (!truncated && skipped === 0) return;
+    // Identity: exactly what went on unscanned (a hole counts in bytesIn, never in bytesScanned);
+    // content-coded: the raw bytes after the decoder stopped being fed (the decoded bound may have been
+    // reached earlier, so this is a lower bound), plus the bytes never sent to the scanner.
+    let unscanned = skipped;
+    if (s && truncated) {
+      unscanned = s.contentCoding
+        ? skipped + Math.max(0, s.bytesIn - (this.o.maxScanBytes + 64 * 1024))
+        : Math.max(0, s.bytesIn - s.bytesScanned);
+    }
+    this.o.sink.truncated(meta, unscanned, skipped > 0 ? 'behind' : 'bound');
   }
 
   private scanDone(): void {
