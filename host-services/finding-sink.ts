@@ -6,18 +6,24 @@ import { SCAN_TRUNCATED, type Finding } from '../lib/finding-schema.js';
 import { Deduper } from '../lib/dedup.js';
 import type { ScanSummary } from '../lib/scanner/message-scanner.js';
 import type { Counters } from '../lib/status-schema.js';
+import { UnscannedTally } from '../lib/unscanned-tally.js';
 
 export interface FindingWriter {
   append(f: Finding): void;
 }
 
 export class FindingSink {
+  /** Unscanned-bytes records added up per destination within the dedup window (see lib/unscanned-tally.ts). */
+  private readonly unscanned: UnscannedTally;
+
   constructor(
     private readonly deduper: Deduper,
     private readonly writer: FindingWriter,
     private readonly counters: Counters,
     private readonly onFinding?: (f: Finding) => void,
-  ) {}
+  ) {
+    this.unscanned = new UnscannedTally(deduper.windowMs);
+  }
 
   detection(d: Detection, meta: MessageMeta): void {
     try {
@@ -44,20 +50,27 @@ export class FindingSink {
   /**
    * A message longer than `max_scan_bytes` (`bound`), or one that lost bytes because the scanner was behind
    * (`behind`, the backlog was full): a record names it (method, destination, redacted path) and how many
-   * bytes went on unscanned. Not a detection: never deduplicated away, not counted as a finding
-   * (`truncated_scans` counts the first kind, `scan_skipped_messages` the second).
+   * bytes went on unscanned. Not a detection and not counted as a finding (`truncated_scans` counts the
+   * first kind, `scan_skipped_messages` the second). Within the dedup window, later messages of the same
+   * kind to the same destination are added up into the next record (`N bytes in M messages`).
    */
   truncated(meta: MessageMeta, unscannedBytes: number, why: 'bound' | 'behind' = 'bound'): void {
     try {
+      const total = this.unscanned.add(
+        { why, direction: meta.direction, dest: meta.dest, group: meta.group },
+        unscannedBytes,
+      );
+      if (total === null) return;
+      const what =
+        total.messages > 1
+          ? `${total.bytes} bytes in ${total.messages} messages forwarded unscanned`
+          : `${total.bytes} bytes forwarded unscanned`;
       const f = buildFinding(
         {
           pattern: SCAN_TRUNCATED,
           threat_type: meta.direction === 'outbound' ? 'EXFIL' : 'INJECTION',
           severity: 'low',
-          description:
-            why === 'behind'
-              ? `scanner behind: ${unscannedBytes} bytes forwarded unscanned`
-              : `message longer than max_scan_bytes: ${unscannedBytes} bytes forwarded unscanned`,
+          description: why === 'behind' ? `scanner behind: ${what}` : `message longer than max_scan_bytes: ${what}`,
           snippet: '',
           fingerprint: '',
           encoding: '',
@@ -69,7 +82,7 @@ export class FindingSink {
       );
       delete f.fingerprint;
       delete f.offset;
-      f.unscanned_bytes = unscannedBytes;
+      f.unscanned_bytes = total.bytes;
       this.writer.append(f);
       this.onFinding?.(f);
     } catch {

@@ -13,7 +13,7 @@ export class Deduper {
   suppressed = 0;
 
   constructor(
-    private readonly windowMs: number,
+    readonly windowMs: number,
     private readonly maxEntries = 10_000,
   ) {}
 
