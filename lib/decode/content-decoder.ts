@@ -2,6 +2,16 @@
 // sees decoded bytes while the proxy forwards the original ones. Decoded output is bounded: once
 // `maxOutput` bytes have come out the decoders are destroyed, so a decompression bomb costs at most
 // that much work and memory.
+//
+// Each write to a zlib stream is one job on libuv's thread pool, and each job fills at most one
+// output chunk: the fixed cost per job dominated with 16 KiB writes. Compressed input is therefore
+// gathered to IN_BATCH bytes before it is written, and zlib hands out OUT_CHUNK bytes per output
+// chunk. Measured on the benign JSON corpus gzipped per 1 MiB message (inflate alone, CPU time):
+//   16 KiB in, 16 KiB out (node's default): 209 MB/s    16 KiB in, 64 KiB out: 316
+//   64 KiB in, 64 KiB out: 414                          64 KiB in, 128 KiB out: 440
+//   zlib.gunzipSync on the whole message: 284-394       fflate's streaming Gunzip (pure JS): 101
+// node:zlib has no synchronous streaming API (its sync path closes the stream after one call), so
+// the streams stay; 64 KiB out keeps memory per message near the scanner's own window.
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 
@@ -31,9 +41,13 @@ export function parseContentEncoding(header: string | undefined): ParsedEncoding
   return { codings };
 }
 
+/** Compressed bytes gathered before one write to zlib, and zlib's output chunk size. */
+export const IN_BATCH = 64 * 1024;
+export const OUT_CHUNK = 64 * 1024;
+
 /** Raw deflate (no zlib header) is common in the wild; sniff the first byte to pick the decoder. */
 function deflateFor(first: number | undefined): Transform {
-  const opts = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  const opts = { finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: OUT_CHUNK };
   return first !== undefined && (first & 0x0f) === 8 ? zlib.createInflate(opts) : zlib.createInflateRaw(opts);
 }
 
@@ -41,11 +55,11 @@ function decoderFor(coding: ContentCoding, first: number | undefined): Transform
   switch (coding) {
     case 'gzip':
       // Z_SYNC_FLUSH: a truncated stream yields what it has instead of an error and nothing.
-      return zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      return zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: OUT_CHUNK });
     case 'deflate':
       return deflateFor(first);
     case 'br':
-      return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+      return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH, chunkSize: OUT_CHUNK });
   }
 }
 
@@ -64,6 +78,9 @@ export class ContentDecoder {
   private outBytes = 0;
   private done = false;
   private ended = false;
+  /** Compressed input not yet written to zlib (under IN_BATCH bytes in all). */
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
 
   constructor(
     private readonly codings: readonly ContentCoding[],
@@ -110,6 +127,8 @@ export class ContentDecoder {
   private finish(error?: string, bounded = false): void {
     if (this.done) return;
     this.done = true;
+    this.gathered = [];
+    this.gatheredBytes = 0;
     if (this.chain) for (const t of this.chain) t.destroy();
     this.events.onEnd({ error, bounded });
   }
@@ -117,7 +136,22 @@ export class ContentDecoder {
   write(chunk: Buffer): void {
     if (this.done || this.ended || chunk.length === 0) return;
     if (!this.chain) this.chain = this.build(chunk[0]);
-    this.chain[0]!.write(chunk);
+    if (this.gatheredBytes === 0 && chunk.length >= IN_BATCH) {
+      this.chain[0]!.write(chunk);
+      return;
+    }
+    this.gathered.push(chunk);
+    this.gatheredBytes += chunk.length;
+    if (this.gatheredBytes >= IN_BATCH) this.flushGathered();
+  }
+
+  private flushGathered(): void {
+    if (this.gatheredBytes === 0 || !this.chain) return;
+    const g = this.gathered;
+    const batch = g.length === 1 ? g[0]! : Buffer.concat(g, this.gatheredBytes);
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    this.chain[0]!.write(batch);
   }
 
   end(): void {
@@ -127,6 +161,7 @@ export class ContentDecoder {
       this.finish();
       return;
     }
+    this.flushGathered();
     this.chain[0]!.end();
   }
 
