@@ -4,6 +4,7 @@
 // bytes (Buffers), one byte per character.
 import { HEX_VALUE } from './hex.js';
 import { compressionOf, inflateBounded, isTar, tarMembers, type DecodeBudget } from './archive.js';
+import { wasmRuns } from './wasm/run-scan.js';
 
 export const MIN_B64_RUN = 24;
 export const MIN_HEX_RUN = 32;
@@ -19,15 +20,35 @@ const HEAD_CHARS = 88;
 const RUN_CHAR = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') RUN_CHAR[c.charCodeAt(0)] = 1;
 
-/**
- * Yields [start, end) of every run of at least `min` base64 characters (with up to two `=` of padding).
- * Samples every `min`-th byte: any long enough run must contain a sampled position. From a sampled run
- * byte it looks back first; a word shorter than `min` ends that look within a few bytes, and the next
- * run can then only start after it, so ordinary prose costs a few reads per `min` bytes.
- */
 const NO_RUNS: readonly never[] = Object.freeze([]);
 
+/**
+ * [start, end) of every maximal run of at least `min` base64 characters (with up to two `=` of
+ * padding), at most `max` of them, in order. Runs of 17 or more are found by the SIMD pass in
+ * wasm/run-scan.ts; shorter minimums (not used by the scanner) by the sampled loop below.
+ */
 export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFINITY): readonly [number, number][] {
+  const n = s.length;
+  if (n < min || max < 1) return NO_RUNS;
+  if (min < 17) return findRunsSampled(s, min, max);
+  const found = wasmRuns(s, min, Math.min(max, 0x3fffffff));
+  if (found.length === 0) return NO_RUNS;
+  const out: [number, number][] = [];
+  for (let k = 0; k < found.length; k += 2) {
+    const b = found[k + 1]!;
+    let e = b;
+    while (e < n && e - b < 2 && s[e] === 0x3d) e++; // '=' padding
+    out.push([found[k]!, e]);
+  }
+  return out;
+}
+
+/**
+ * The same answer by sampling every `min`-th byte: any long enough run must contain a sampled
+ * position. From a sampled run byte it looks back first; a word shorter than `min` ends that look
+ * within a few bytes, and the next run can then only start after it.
+ */
+function findRunsSampled(s: Uint8Array, min: number, max: number): readonly [number, number][] {
   // Most views have no run: no array is made for them.
   let out: [number, number][] | null = null;
   const n = s.length;
@@ -57,21 +78,6 @@ export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFIN
       continue;
     }
     let b = q + 1;
-    // Long runs (base64 images) are common: eight independent lookups per step, then byte by byte.
-    while (
-      b + 8 <= n &&
-      (RUN_CHAR[s[b]!]! &
-        RUN_CHAR[s[b + 1]!]! &
-        RUN_CHAR[s[b + 2]!]! &
-        RUN_CHAR[s[b + 3]!]! &
-        RUN_CHAR[s[b + 4]!]! &
-        RUN_CHAR[s[b + 5]!]! &
-        RUN_CHAR[s[b + 6]!]! &
-        RUN_CHAR[s[b + 7]!]!) ===
-        1
-    ) {
-      b += 8;
-    }
     while (b < n && RUN_CHAR[s[b]!] === 1) b++;
     let e = b;
     while (e < n && e - b < 2 && s[e] === 0x3d) e++; // '=' padding
