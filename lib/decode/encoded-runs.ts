@@ -111,6 +111,8 @@ export function looksLikeText(buf: Uint8Array): boolean {
     const b = buf[i]!;
     if ((b >= 0x20 && b < 0x7f) || b === 0x0a || b === 0x0d || b === 0x09) printable++;
     else if (b >= 0x80) printable += 0.5; // UTF-8 text is fine but random bytes are mostly >= 0x80
+    // Binary fails within a few bytes: stop once even all-printable remaining bytes cannot reach 90%.
+    if ((i & 7) === 7 && (printable + (n - i - 1)) / n < 0.9) return false;
   }
   return printable / n >= 0.9;
 }
