@@ -104,7 +104,8 @@ describe('decodeEncodedRuns equals the reference', () => {
     for (let iter = 0; iter < 600; iter++) {
       let s = '';
       const parts = 1 + Math.floor(rand() * 4);
-      for (let p = 0; p < parts; p++) s += `${text(rand, Math.floor(rand() * 40))} ${payload(rand)}${rand() < 0.2 ? '==' : ''}`;
+      for (let p = 0; p < parts; p++)
+        s += `${text(rand, Math.floor(rand() * 40))} ${payload(rand)}${rand() < 0.2 ? '==' : ''}`;
       const view = Buffer.from(s, 'latin1');
       for (const openEnd of [false, true]) {
         const budget = { left: rand() < 0.2 ? 100 : 1 << 20 };
@@ -123,7 +124,20 @@ describe('decodeEncodedRuns equals the reference', () => {
 describe('decodeJsonEscapes into a reused buffer equals the reference', () => {
   it('on dense and sparse escapes, surrogates, broken escapes and gaps around the copy threshold', () => {
     const rand = prng(18);
-    const escapes = ['\\n', '\\"', '\\\\', '\\/', '\\u002d', '\\u00e9', '\\u20ac', '\\ud83d\\ude00', '\\ud800', '\\u12', '\\x', '\\'];
+    const escapes = [
+      '\\n',
+      '\\"',
+      '\\\\',
+      '\\/',
+      '\\u002d',
+      '\\u00e9',
+      '\\u20ac',
+      '\\ud83d\\ude00',
+      '\\ud800',
+      '\\u12',
+      '\\x',
+      '\\',
+    ];
     const dirty = Buffer.alloc(1 << 16, 0x41);
     for (let iter = 0; iter < 2000; iter++) {
       let s = '';
@@ -192,7 +206,9 @@ describe('encoded secrets across a batch edge and write edges', () => {
         const body = Buffer.from(`${filler(at - 1)} ${enc} ${filler(3000)}`, 'latin1');
         const results = [];
         for (const chunk of [body.length, 16 * 1024, 4093, 999]) results.push(await scan(body, chunk));
-        const keys = results.map((r) => r.detections.filter((d) => d.encoding.endsWith(chain)).map(key));
+        const keys = results.map((r) =>
+          r.detections.filter((d) => d.pattern === 'ai_api_key' && d.encoding.endsWith(chain)).map(key),
+        );
         expect(keys[0], `${name} at ${at}`).toHaveLength(1);
         for (const k of keys) expect(k, `${name} at ${at}`).toEqual(keys[0]);
       }
@@ -208,19 +224,19 @@ describe('encoded secrets across a batch edge and write edges', () => {
       const r = await scan(gz, chunk, { contentEncoding: 'gzip' });
       expect(r.decodeError, `chunk ${chunk}`).toBeUndefined();
       expect(r.bytesScanned).toBe(plain.length);
-      expect(r.detections.map((d) => `${d.pattern}|${d.offset}|${d.encoding.replace(/^gzip>?/, '')}|${d.fingerprint}`)).toEqual(
-        want.map((k) => k.replace(/\|\|/, '||')),
-      );
+      expect(
+        r.detections.map((d) => `${d.pattern}|${d.offset}|${d.encoding.replace(/^gzip>?/, '')}|${d.fingerprint}`),
+      ).toEqual(want.map((k) => k.replace(/\|\|/, '||')));
     }
   });
 
-  it('gzip: a stream cut short still scans what it held; a corrupt one reports the error', async () => {
+  it('gzip: a stream cut short still scans what it held; one failing its check reports the error', async () => {
     const plain = Buffer.from(`${filler(150_000)} ${line} ${filler(150_000)}`);
     const gz = zlib.gzipSync(plain);
     const cut = await scan(gz.subarray(0, Math.floor(gz.length * 0.8)), 1000, { contentEncoding: 'gzip' });
     expect(cut.detections.map((d) => d.pattern)).toContain('ai_api_key');
     const bad = Buffer.from(gz);
-    bad.fill(0xff, Math.floor(gz.length * 0.9));
+    bad[bad.length - 6]! ^= 0xff; // the trailer's CRC: every byte inflates, then the check fails
     const broken = await scan(bad, 4096, { contentEncoding: 'gzip' });
     expect(broken.decodeError).toMatch(/gzip decoding failed/);
     expect(broken.detections.map((d) => d.pattern)).toContain('ai_api_key');

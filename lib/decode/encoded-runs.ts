@@ -232,7 +232,8 @@ function decodeBase64Into(s: Uint8Array, a: number, b: number, out: Uint8Array):
   let o = 0;
   let i = a;
   for (; i + 4 <= b; i += 4) {
-    const v = (B64_VALUE[s[i]!]! << 18) | (B64_VALUE[s[i + 1]!]! << 12) | (B64_VALUE[s[i + 2]!]! << 6) | B64_VALUE[s[i + 3]!]!;
+    const v =
+      (B64_VALUE[s[i]!]! << 18) | (B64_VALUE[s[i + 1]!]! << 12) | (B64_VALUE[s[i + 2]!]! << 6) | B64_VALUE[s[i + 3]!]!;
     out[o] = v >> 16;
     out[o + 1] = v >> 8;
     out[o + 2] = v;
@@ -273,10 +274,14 @@ function decodeRun(
   a: number,
   b: number,
   budget: DecodeBudget | undefined,
+  eqAt: number,
 ): { kind: string; bytes: Buffer } | null {
   let end = b;
   while (end > a && chars[end - 1] === 0x3d) end--;
   const len = end - a;
+  // Base64 decoding stops at the first `=` (as node's decoder does): only a wrapped block's last line
+  // can hold one before its end.
+  const dataEnd = Math.min(end, eqAt);
   if (len >= MIN_HEX_RUN && len % 2 === 0 && allHex(chars, a, end)) {
     const n = decodeHexInto(chars, a, Math.min(end, a + 2 * HEAD.length), HEAD);
     const head = HEAD.subarray(0, n);
@@ -288,11 +293,11 @@ function decodeRun(
     return binaryPayload('hex', bytes, budget!);
   }
   // Decode a prefix first: binary payloads (images, hashes, ciphertext) are rejected cheaply.
-  const hn = decodeBase64Into(chars, a, Math.min(end, a + HEAD_CHARS), HEAD);
+  const hn = decodeBase64Into(chars, a, Math.min(dataEnd, a + HEAD_CHARS), HEAD);
   const head = HEAD.subarray(0, hn);
   if (looksLikeText(head)) {
     if (len <= HEAD_CHARS) return { kind: 'base64', bytes: Buffer.from(head) };
-    const bytes = base64Bytes(chars, a, end);
+    const bytes = base64Bytes(chars, a, dataEnd);
     return looksLikeText(bytes) ? { kind: 'base64', bytes } : null;
   }
   if (len >= 32 && B32_VALUE[chars[a]!]! >= 0 && B32_VALUE[chars[end - 1]!]! >= 0) {
@@ -304,12 +309,14 @@ function decodeRun(
   // name, then the `ustar` magic at byte 257, which characters 340..351 hold as bytes 255..263).
   let wanted = compressionOf(head) !== null || (head[1] === 0 && isUtf16LeText(head));
   if (!wanted && len >= 352 && head.includes(0)) {
-    const m = TAR_MAGIC;
-    decodeBase64Into(chars, a + 340, a + 352, m);
+    const m = TAR_MAGIC.fill(0);
+    let tarEnd = a + 340;
+    while (tarEnd < a + 352 && chars[tarEnd] !== 0x3d) tarEnd++;
+    decodeBase64Into(chars, a + 340, tarEnd, m);
     wanted = m[2] === 0x75 && m[3] === 0x73 && m[4] === 0x74 && m[5] === 0x61 && m[6] === 0x72;
   }
   if (!wanted) return null;
-  return binaryPayload('base64', base64Bytes(chars, a, end), budget);
+  return binaryPayload('base64', base64Bytes(chars, a, dataEnd), budget);
 }
 
 /** The whole run decoded into a buffer of its own. */
@@ -351,7 +358,7 @@ export function decodeEncodedRuns(
   const found = findRuns(view, MIN_B64_RUN, 4096);
   for (let idx = 0; idx < found.length; idx++) {
     const [start, end] = found[idx]!;
-    let chars: Uint8Array;
+    let chars: Buffer;
     let charsStart = 0;
     let charsEnd = 0;
     let runEnd = end;
@@ -376,7 +383,8 @@ export function decodeEncodedRuns(
       charsStart = start;
       charsEnd = Math.min(end, start + MAX_RUN);
     }
-    const d = decodeRun(chars, charsStart, charsEnd, budget);
+    const eq = block ? chars.indexOf(0x3d) : -1;
+    const d = decodeRun(chars, charsStart, charsEnd, budget, eq === -1 ? charsEnd : eq);
     if (d === null) continue;
     (runs ??= []).push({
       start,
