@@ -146,10 +146,9 @@ describe('decodeJsonEscapes into a reused buffer equals the reference', () => {
         s += 'a'.repeat(Math.floor(rand() * 80)) + escapes[Math.floor(rand() * escapes.length)];
       }
       const src = Buffer.from(s, 'latin1');
-      const want = refJson(src);
-      expect(decodeJsonEscapes(src), s)?.toEqual(want);
-      const into = decodeJsonEscapes(src, dirty);
-      expect(into === null ? null : Buffer.from(into), s).toEqual(want);
+      const want = refJson(src)?.toString('latin1') ?? null;
+      expect(decodeJsonEscapes(src)?.toString('latin1') ?? null, s).toBe(want);
+      expect(decodeJsonEscapes(src, dirty)?.toString('latin1') ?? null, s).toBe(want);
     }
   });
 
