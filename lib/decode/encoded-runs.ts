@@ -24,23 +24,37 @@ const NO_RUNS: readonly never[] = Object.freeze([]);
 
 /**
  * [start, end) of every maximal run of at least `min` base64 characters (with up to two `=` of
- * padding), at most `max` of them, in order. Runs of 17 or more are found by the SIMD pass in
- * wasm/run-scan.ts; shorter minimums (not used by the scanner) by the sampled loop below.
+ * padding), at most `max` of them, in order.
  */
 export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFINITY): readonly [number, number][] {
-  const n = s.length;
-  if (n < min || max < 1) return NO_RUNS;
-  if (min < 17) return findRunsSampled(s, min, max);
-  const found = wasmRuns(s, min, Math.min(max, 0x3fffffff));
-  if (found.length === 0) return NO_RUNS;
+  const flat = findRunsFlat(s, min, max);
+  if (flat.length === 0) return NO_RUNS;
   const out: [number, number][] = [];
-  for (let k = 0; k < found.length; k += 2) {
-    const b = found[k + 1]!;
+  for (let k = 0; k < flat.length; k += 2) out.push([flat[k]!, flat[k + 1]!]);
+  return out;
+}
+
+const NO_PAIRS = new Int32Array(0);
+
+/**
+ * The same runs as start/end pairs in one array of their own. Runs of 17 or more are found by the SIMD
+ * pass in wasm/run-scan.ts; shorter minimums (not used by the scanner) by the sampled loop below.
+ */
+function findRunsFlat(s: Uint8Array, min: number, max: number): Int32Array {
+  const n = s.length;
+  if (n < min || max < 1) return NO_PAIRS;
+  if (min < 17) return Int32Array.from(findRunsSampled(s, min, max).flat());
+  const found = wasmRuns(s, min, Math.min(max, 0x3fffffff));
+  if (found.length === 0) return NO_PAIRS;
+  // Copied out of the module's memory: the next call (a nested view) reuses it.
+  const pairs = found.slice();
+  for (let k = 1; k < pairs.length; k += 2) {
+    const b = pairs[k]!;
     let e = b;
     while (e < n && e - b < 2 && s[e] === 0x3d) e++; // '=' padding
-    out.push([found[k]!, e]);
+    pairs[k] = e;
   }
-  return out;
+  return pairs;
 }
 
 /**
@@ -182,10 +196,11 @@ const MIN_WRAP = 40;
  */
 function wrappedBlock(
   view: Uint8Array,
-  runs: readonly (readonly [number, number])[],
+  runs: Int32Array,
   idx: number,
 ): { lines: [number, number][]; last: number } | null {
-  const [start, end] = runs[idx]!;
+  const start = runs[2 * idx]!;
+  const end = runs[2 * idx + 1]!;
   const width = end - start;
   // Wrap widths are multiples of 4 (76, 64, 60); the next line must start right after the break.
   if (width < MIN_WRAP || (width & 3) !== 0 || view[end - 1] === 0x3d) return null;
@@ -197,13 +212,14 @@ function wrappedBlock(
   for (;;) {
     const nl = afterNewline(view, at);
     if (nl === -1) break;
-    const next = runs[last + 1];
-    if (next && next[0] === nl) {
-      const w = next[1] - next[0];
+    if (2 * (last + 1) < runs.length && runs[2 * (last + 1)] === nl) {
+      const a = runs[2 * (last + 1)]!;
+      const b = runs[2 * (last + 1) + 1]!;
+      const w = b - a;
       if (w > width) break;
-      lines.push([next[0], next[1]]);
+      lines.push([a, b]);
       last++;
-      at = next[1];
+      at = b;
       if (w < width || view[at - 1] === 0x3d) break;
       continue;
     }
@@ -355,9 +371,11 @@ export function decodeEncodedRuns(
   budget?: DecodeBudget,
 ): readonly DecodedRun[] {
   let runs: DecodedRun[] | null = null;
-  const found = findRuns(view, MIN_B64_RUN, 4096);
-  for (let idx = 0; idx < found.length; idx++) {
-    const [start, end] = found[idx]!;
+  const found = findRunsFlat(view, MIN_B64_RUN, 4096);
+  const count = found.length >> 1;
+  for (let idx = 0; idx < count; idx++) {
+    const start = found[2 * idx]!;
+    const end = found[2 * idx + 1]!;
     let chars: Buffer;
     let charsStart = 0;
     let charsEnd = 0;
