@@ -118,7 +118,12 @@ export interface DecodedRun {
 
 /** True when most of the bytes are printable text (ASCII printable, whitespace or UTF-8 lead/continuation). */
 export function looksLikeText(buf: Uint8Array): boolean {
-  const n = Math.min(buf.length, 512);
+  return textLike(buf, buf.length);
+}
+
+/** looksLikeText on buf[0, len): heads in the shared buffer are judged without a view object per run. */
+function textLike(buf: Uint8Array, len: number): boolean {
+  const n = Math.min(len, 512);
   if (n < 12) return false;
   let printable = 0;
   for (let i = 0; i < n; i++) {
@@ -132,8 +137,8 @@ export function looksLikeText(buf: Uint8Array): boolean {
 }
 
 /** UTF-16LE ASCII text (`powershell -EncodedCommand`, Windows tools): every odd byte NUL, even bytes printable. */
-function isUtf16LeText(buf: Uint8Array): boolean {
-  const n = Math.min(buf.length, 512) & ~1;
+function isUtf16LeText(buf: Uint8Array, len = buf.length): boolean {
+  const n = Math.min(len, 512) & ~1;
   if (n < 24) return false;
   let ok = 0;
   for (let i = 0; i < n; i += 2) {
@@ -300,9 +305,10 @@ function decodeRun(
   const dataEnd = Math.min(end, eqAt);
   if (len >= MIN_HEX_RUN && len % 2 === 0 && allHex(chars, a, end)) {
     const n = decodeHexInto(chars, a, Math.min(end, a + 2 * HEAD.length), HEAD);
-    const head = HEAD.subarray(0, n);
-    const text = looksLikeText(head);
-    if (!text && (!budget || (!isUtf16LeText(head) && compressionOf(head) === null && !isTar(head)))) return null;
+    const text = textLike(HEAD, n);
+    if (!text && (!budget || (!isUtf16LeText(HEAD, n) && headCompression(n) === null && !(n >= 263 && isTar(HEAD))))) {
+      return null;
+    }
     const bytes = Buffer.allocUnsafe(len >> 1);
     decodeHexInto(chars, a, end, bytes);
     if (text) return { kind: 'hex', bytes };
@@ -310,9 +316,8 @@ function decodeRun(
   }
   // Decode a prefix first: binary payloads (images, hashes, ciphertext) are rejected cheaply.
   const hn = decodeBase64Into(chars, a, Math.min(dataEnd, a + HEAD_CHARS), HEAD);
-  const head = HEAD.subarray(0, hn);
-  if (looksLikeText(head)) {
-    if (len <= HEAD_CHARS) return { kind: 'base64', bytes: Buffer.from(head) };
+  if (textLike(HEAD, hn)) {
+    if (len <= HEAD_CHARS) return { kind: 'base64', bytes: Buffer.from(HEAD.subarray(0, hn)) };
     const bytes = base64Bytes(chars, a, dataEnd);
     return looksLikeText(bytes) ? { kind: 'base64', bytes } : null;
   }
@@ -323,8 +328,8 @@ function decodeRun(
   if (!budget) return null;
   // Binary: worth a full decode only when the head says gzip, zlib, UTF-16 text, or tar (a NUL-padded
   // name, then the `ustar` magic at byte 257, which characters 340..351 hold as bytes 255..263).
-  let wanted = compressionOf(head) !== null || (head[1] === 0 && isUtf16LeText(head));
-  if (!wanted && len >= 352 && head.includes(0)) {
+  let wanted = headCompression(hn) !== null || (hn > 1 && HEAD[1] === 0 && isUtf16LeText(HEAD, hn));
+  if (!wanted && len >= 352 && HEAD.subarray(0, hn).includes(0)) {
     const m = TAR_MAGIC.fill(0);
     let tarEnd = a + 340;
     while (tarEnd < a + 352 && chars[tarEnd] !== 0x3d) tarEnd++;
@@ -333,6 +338,11 @@ function decodeRun(
   }
   if (!wanted) return null;
   return binaryPayload('base64', base64Bytes(chars, a, dataEnd), budget);
+}
+
+/** compressionOf on HEAD[0, n). */
+function headCompression(n: number): ReturnType<typeof compressionOf> {
+  return n < 4 ? null : compressionOf(HEAD);
 }
 
 /** The whole run decoded into a buffer of its own. */
