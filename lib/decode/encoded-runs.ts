@@ -278,8 +278,9 @@ function decodeHexInto(s: Uint8Array, a: number, b: number, out: Uint8Array): nu
 
 /**
  * Decoded heads are judged in these (one decode at a time, never kept): most runs in agent traffic
- * are ids, hashes and images, rejected here without allocating. Measured on the benign JSON corpus:
- * decodeRun went from 0.4 to 0.1 ms per MB against `Buffer.from(run.toString('latin1'), 'base64')`.
+ * are ids, hashes and images, rejected here without allocating. Profiled on the benign JSON corpus:
+ * decodeRun and node's base64 decoding took 0.37 ms per MB with `Buffer.from(run.toString('latin1'),
+ * 'base64')` per head, 0.15 with heads decoded here.
  */
 const HEAD = Buffer.allocUnsafe(512);
 const TAR_MAGIC = Buffer.allocUnsafe(9);

@@ -3,11 +3,13 @@
 // than 17 characters never need tracking (a run long enough to matter spans a whole 16-byte block or
 // the end of one and the start of the next), so a block costs a few instructions whatever it holds.
 //
-// Why WebAssembly: findRuns was the largest decoding cost on benign JSON (0.7 ms per MB in its sampled
-// JS loop, a third of the decoders' time once allocations were gone), and the same answer from this
-// module cost 0.12 ms per MB including the copy of the view into its memory (benign JSON corpus, 64 KiB
-// views, CPU time). The module is assembled here from its instructions (no toolchain, no binary file):
-// the bytes below are the whole program, checked against the JS reference by test/decode-runs.test.ts.
+// Why WebAssembly: findRuns was the largest decoding cost on benign JSON (its sampled JS loop: 0.76 ms
+// per MB, a third of the decoders' time once allocations were gone). This pass gives the same runs in
+// 0.26 ms per MB including the copy of the view into the module's memory (benign JSON corpus, 64 KiB
+// views, CPU time); classifying with comparisons (letters by range, digits by range, four `==`) instead
+// of the nibble tables below measured 0.39. The module is assembled here from its instructions (no
+// toolchain, no binary file): the listing below is the whole program, checked against the JS reference
+// (test/support/reference/encoded-runs.ts) by test/decode-fast-paths.test.ts.
 
 /** WebAssembly opcodes used below (core and SIMD, from the spec's binary format). */
 const OP = {
