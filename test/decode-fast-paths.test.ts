@@ -241,3 +241,50 @@ describe('encoded secrets across a batch edge and write edges', () => {
     expect(broken.detections.map((d) => d.pattern)).toContain('ai_api_key');
   });
 });
+
+describe('a compressed body that ends before filling a batch is decoded in one call', () => {
+  const secret = expandExample('sk-ant-api03-{{rand:b64url:93}}AA').text;
+  const plain = Buffer.from(
+    `{"note":"ordinary text","key":"${secret}","more":"${'words and more words '.repeat(200)}"}`,
+  );
+  const codings: [string, Buffer][] = [
+    ['gzip', zlib.gzipSync(plain)],
+    ['deflate', zlib.deflateSync(plain)],
+    ['deflate', zlib.deflateRawSync(plain)],
+    ['br', zlib.brotliCompressSync(plain)],
+  ];
+
+  it('gzip, deflate (zlib and raw) and br: settled at end without waiting, same detections as plain', async () => {
+    const want = (await scan(plain, plain.length)).detections.map((d) => `${d.pattern}|${d.offset}|${d.fingerprint}`);
+    expect(want.length).toBeGreaterThanOrEqual(1);
+    for (const [coding, body] of codings) {
+      const s = new MessageScanner(opts({ contentEncoding: coding }));
+      for (let i = 0; i < body.length; i += 700) s.write(body.subarray(i, i + 700));
+      // No thread-pool round trip: the summary is there at once.
+      const r = s.endNow();
+      expect(r, coding).not.toBeNull();
+      expect(r!.decodeError).toBeUndefined();
+      expect(r!.bytesScanned).toBe(plain.length);
+      expect(r!.detections.map((d) => `${d.pattern}|${d.offset}|${d.fingerprint}`)).toEqual(want);
+      expect(r!.detections.every((d) => d.encoding.startsWith(coding))).toBe(true);
+    }
+  });
+
+  it('a small body failing its check is reported and scanned raw as before; a small bomb is cut at the bound', async () => {
+    // Hardly compressible, so it arrives in several writes; the key is in the first one.
+    const words = randomBytes(6000).toString('base64').replace(/[+/]/g, ' ');
+    const bad = zlib.gzipSync(Buffer.from(`{"key":"${secret}","more":"${words}"}`));
+    bad[bad.length - 6]! ^= 0xff;
+    expect(bad.length).toBeGreaterThan(3000);
+    const r = await scan(bad, 1000, { contentEncoding: 'gzip' });
+    expect(r.decodeError).toBe('gzip decoding failed: incorrect data check');
+    expect(r.detections.map((d) => d.pattern)).toContain('ai_api_key');
+
+    const bomb = zlib.gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x61));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const b = await scan(bomb, 4096, { contentEncoding: 'gzip', maxScanBytes: 1024 * 1024 });
+    expect(b.bytesScanned).toBe(1024 * 1024);
+    expect(b.truncated).toBe(true);
+    expect(b.decodeError).toBeUndefined();
+  });
+});

@@ -81,6 +81,10 @@ export class ContentDecoder {
   /** Compressed input not yet written to zlib (under IN_BATCH bytes in all). */
   private gathered: Buffer[] = [];
   private gatheredBytes = 0;
+  /** The body's first byte (raw deflate is told from zlib-wrapped by it). */
+  private first: number | undefined;
+  /** Input decoded in one call at the end (a body that never filled a batch). */
+  private decodedAtOnce = 0;
 
   constructor(
     private readonly codings: readonly ContentCoding[],
@@ -135,8 +139,9 @@ export class ContentDecoder {
 
   write(chunk: Buffer): void {
     if (this.done || this.ended || chunk.length === 0) return;
-    if (!this.chain) this.chain = this.build(chunk[0]);
+    this.first ??= chunk[0];
     if (this.gatheredBytes === 0 && chunk.length >= IN_BATCH) {
+      this.chain ??= this.build(this.first);
       this.chain[0]!.write(chunk);
       return;
     }
@@ -146,7 +151,8 @@ export class ContentDecoder {
   }
 
   private flushGathered(): void {
-    if (this.gatheredBytes === 0 || !this.chain) return;
+    if (this.gatheredBytes === 0) return;
+    this.chain ??= this.build(this.first);
     const g = this.gathered;
     const batch = g.length === 1 ? g[0]! : Buffer.concat(g, this.gatheredBytes);
     this.gathered = [];
@@ -158,11 +164,53 @@ export class ContentDecoder {
     if (this.done || this.ended) return;
     this.ended = true;
     if (!this.chain) {
-      this.finish();
-      return;
+      if (this.gatheredBytes === 0) {
+        this.finish();
+        return;
+      }
+      if (this.codings.length === 1 && this.decodeAtOnce(Buffer.concat(this.gathered, this.gatheredBytes))) return;
+      // It did not decode in one call: stream it as it arrived, write by write, as before batching. zlib
+      // drops the output of a write that ends in an error (a bad trailer), so one write would lose all.
+      this.chain = this.build(this.first);
+      for (const c of this.gathered) this.chain[0]!.write(c);
+      this.gathered = [];
+      this.gatheredBytes = 0;
     }
     this.flushGathered();
-    this.chain[0]!.end();
+    this.chain![0]!.end();
+  }
+
+  /**
+   * A body that ended before filling one batch (most compressed API responses) is decoded in one
+   * synchronous call: no stream, no thread-pool job. Only when that call succeeds within the output
+   * bound; an error or a larger output goes the streaming way, which reports and cuts as always (the
+   * same zlib code gives the same bytes: checked for complete, multi-member, truncated and padded gzip).
+   */
+  private decodeAtOnce(input: Buffer): boolean {
+    const max = { maxOutputLength: this.maxOutput };
+    let out: Buffer;
+    try {
+      switch (this.codings[0]!) {
+        case 'gzip':
+          out = zlib.gunzipSync(input, { ...max, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+          break;
+        case 'deflate':
+          out =
+            (input[0]! & 0x0f) === 8
+              ? zlib.inflateSync(input, { ...max, finishFlush: zlib.constants.Z_SYNC_FLUSH })
+              : zlib.inflateRawSync(input, { ...max, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+          break;
+        case 'br':
+          out = zlib.brotliDecompressSync(input, { ...max, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+          break;
+      }
+    } catch {
+      return false;
+    }
+    this.decodedAtOnce = input.length;
+    if (out.length > 0) this.emit(out);
+    this.finish();
+    return true;
   }
 
   /** Stops decoding now (client aborted, bound reached elsewhere). */
@@ -177,6 +225,6 @@ export class ContentDecoder {
   /** Input bytes the first decoder has taken in so far (zlib's `bytesWritten`). */
   get consumed(): number {
     const first = this.chain?.[0] as (Transform & { bytesWritten?: number }) | undefined;
-    return first?.bytesWritten ?? 0;
+    return first?.bytesWritten ?? this.decodedAtOnce;
   }
 }
