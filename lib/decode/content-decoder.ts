@@ -11,7 +11,9 @@
 //   64 KiB in, 64 KiB out: 414                          64 KiB in, 128 KiB out: 440
 //   zlib.gunzipSync on the whole message: 284-394       fflate's streaming Gunzip (pure JS): 101
 // node:zlib has no synchronous streaming API (its sync path closes the stream after one call), so
-// the streams stay; 64 KiB out keeps memory per message near the scanner's own window.
+// the streams stay; 64 KiB out keeps memory per message near the scanner's own window. A body that ends
+// before filling one batch (most compressed API responses) skips the stream: one synchronous call
+// (gzip JSON messages of 8 KiB, all rules: 28 -> 57 MB/s; 64 KiB: 44 -> 97).
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 
