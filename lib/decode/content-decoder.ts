@@ -2,6 +2,18 @@
 // sees decoded bytes while the proxy forwards the original ones. Decoded output is bounded: once
 // `maxOutput` bytes have come out the decoders are destroyed, so a decompression bomb costs at most
 // that much work and memory.
+//
+// Each write to a zlib stream is one job on libuv's thread pool, and each job fills at most one
+// output chunk: the fixed cost per job dominated with 16 KiB writes. Compressed input is therefore
+// gathered to IN_BATCH bytes before it is written, and zlib hands out OUT_CHUNK bytes per output
+// chunk. Measured on the benign JSON corpus gzipped per 1 MiB message (inflate alone, CPU time):
+//   16 KiB in, 16 KiB out (node's default): 209 MB/s    16 KiB in, 64 KiB out: 316
+//   64 KiB in, 64 KiB out: 414                          64 KiB in, 128 KiB out: 440
+//   zlib.gunzipSync on the whole message: 284-394       fflate's streaming Gunzip (pure JS): 101
+// node:zlib has no synchronous streaming API (its sync path closes the stream after one call), so
+// the streams stay; 64 KiB out keeps memory per message near the scanner's own window. A body that ends
+// before filling one batch (most compressed API responses) skips the stream: one synchronous call
+// (gzip JSON messages of 8 KiB, all rules: 28 -> 57 MB/s; 64 KiB: 44 -> 97).
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 
@@ -31,9 +43,13 @@ export function parseContentEncoding(header: string | undefined): ParsedEncoding
   return { codings };
 }
 
+/** Compressed bytes gathered before one write to zlib, and zlib's output chunk size. */
+export const IN_BATCH = 64 * 1024;
+export const OUT_CHUNK = 64 * 1024;
+
 /** Raw deflate (no zlib header) is common in the wild; sniff the first byte to pick the decoder. */
 function deflateFor(first: number | undefined): Transform {
-  const opts = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  const opts = { finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: OUT_CHUNK };
   return first !== undefined && (first & 0x0f) === 8 ? zlib.createInflate(opts) : zlib.createInflateRaw(opts);
 }
 
@@ -41,11 +57,11 @@ function decoderFor(coding: ContentCoding, first: number | undefined): Transform
   switch (coding) {
     case 'gzip':
       // Z_SYNC_FLUSH: a truncated stream yields what it has instead of an error and nothing.
-      return zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      return zlib.createGunzip({ finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: OUT_CHUNK });
     case 'deflate':
       return deflateFor(first);
     case 'br':
-      return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+      return zlib.createBrotliDecompress({ finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH, chunkSize: OUT_CHUNK });
   }
 }
 
@@ -64,6 +80,13 @@ export class ContentDecoder {
   private outBytes = 0;
   private done = false;
   private ended = false;
+  /** Compressed input not yet written to zlib (under IN_BATCH bytes in all). */
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
+  /** The body's first byte (raw deflate is told from zlib-wrapped by it). */
+  private first: number | undefined;
+  /** Input decoded in one call at the end (a body that never filled a batch). */
+  private decodedAtOnce = 0;
 
   constructor(
     private readonly codings: readonly ContentCoding[],
@@ -110,24 +133,86 @@ export class ContentDecoder {
   private finish(error?: string, bounded = false): void {
     if (this.done) return;
     this.done = true;
+    this.gathered = [];
+    this.gatheredBytes = 0;
     if (this.chain) for (const t of this.chain) t.destroy();
     this.events.onEnd({ error, bounded });
   }
 
   write(chunk: Buffer): void {
     if (this.done || this.ended || chunk.length === 0) return;
-    if (!this.chain) this.chain = this.build(chunk[0]);
-    this.chain[0]!.write(chunk);
+    this.first ??= chunk[0];
+    if (this.gatheredBytes === 0 && chunk.length >= IN_BATCH) {
+      this.chain ??= this.build(this.first);
+      this.chain[0]!.write(chunk);
+      return;
+    }
+    this.gathered.push(chunk);
+    this.gatheredBytes += chunk.length;
+    if (this.gatheredBytes >= IN_BATCH) this.flushGathered();
+  }
+
+  private flushGathered(): void {
+    if (this.gatheredBytes === 0) return;
+    this.chain ??= this.build(this.first);
+    const g = this.gathered;
+    const batch = g.length === 1 ? g[0]! : Buffer.concat(g, this.gatheredBytes);
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    this.chain[0]!.write(batch);
   }
 
   end(): void {
     if (this.done || this.ended) return;
     this.ended = true;
     if (!this.chain) {
-      this.finish();
-      return;
+      if (this.gatheredBytes === 0) {
+        this.finish();
+        return;
+      }
+      if (this.codings.length === 1 && this.decodeAtOnce(Buffer.concat(this.gathered, this.gatheredBytes))) return;
+      // It did not decode in one call: stream it as it arrived, write by write, as before batching. zlib
+      // drops the output of a write that ends in an error (a bad trailer), so one write would lose all.
+      this.chain = this.build(this.first);
+      for (const c of this.gathered) this.chain[0]!.write(c);
+      this.gathered = [];
+      this.gatheredBytes = 0;
     }
-    this.chain[0]!.end();
+    this.flushGathered();
+    this.chain![0]!.end();
+  }
+
+  /**
+   * A body that ended before filling one batch (most compressed API responses) is decoded in one
+   * synchronous call: no stream, no thread-pool job. Only when that call succeeds within the output
+   * bound; an error or a larger output goes the streaming way, which reports and cuts as always (the
+   * same zlib code gives the same bytes: checked for complete, multi-member, truncated and padded gzip).
+   */
+  private decodeAtOnce(input: Buffer): boolean {
+    const max = { maxOutputLength: this.maxOutput };
+    let out: Buffer;
+    try {
+      switch (this.codings[0]!) {
+        case 'gzip':
+          out = zlib.gunzipSync(input, { ...max, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+          break;
+        case 'deflate':
+          out =
+            (input[0]! & 0x0f) === 8
+              ? zlib.inflateSync(input, { ...max, finishFlush: zlib.constants.Z_SYNC_FLUSH })
+              : zlib.inflateRawSync(input, { ...max, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+          break;
+        case 'br':
+          out = zlib.brotliDecompressSync(input, { ...max, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
+          break;
+      }
+    } catch {
+      return false;
+    }
+    this.decodedAtOnce = input.length;
+    if (out.length > 0) this.emit(out);
+    this.finish();
+    return true;
   }
 
   /** Stops decoding now (client aborted, bound reached elsewhere). */
@@ -142,6 +227,6 @@ export class ContentDecoder {
   /** Input bytes the first decoder has taken in so far (zlib's `bytesWritten`). */
   get consumed(): number {
     const first = this.chain?.[0] as (Transform & { bytesWritten?: number }) | undefined;
-    return first?.bytesWritten ?? 0;
+    return first?.bytesWritten ?? this.decodedAtOnce;
   }
 }

@@ -4,6 +4,7 @@
 // bytes (Buffers), one byte per character.
 import { HEX_VALUE } from './hex.js';
 import { compressionOf, inflateBounded, isTar, tarMembers, type DecodeBudget } from './archive.js';
+import { wasmRuns } from './wasm/run-scan.js';
 
 export const MIN_B64_RUN = 24;
 export const MIN_HEX_RUN = 32;
@@ -19,15 +20,49 @@ const HEAD_CHARS = 88;
 const RUN_CHAR = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') RUN_CHAR[c.charCodeAt(0)] = 1;
 
-/**
- * Yields [start, end) of every run of at least `min` base64 characters (with up to two `=` of padding).
- * Samples every `min`-th byte: any long enough run must contain a sampled position. From a sampled run
- * byte it looks back first; a word shorter than `min` ends that look within a few bytes, and the next
- * run can then only start after it, so ordinary prose costs a few reads per `min` bytes.
- */
 const NO_RUNS: readonly never[] = Object.freeze([]);
 
+/**
+ * [start, end) of every maximal run of at least `min` base64 characters (with up to two `=` of
+ * padding), at most `max` of them, in order.
+ */
 export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFINITY): readonly [number, number][] {
+  const flat = findRunsFlat(s, min, max);
+  if (flat.length === 0) return NO_RUNS;
+  const out: [number, number][] = [];
+  for (let k = 0; k < flat.length; k += 2) out.push([flat[k]!, flat[k + 1]!]);
+  return out;
+}
+
+const NO_PAIRS = new Int32Array(0);
+
+/**
+ * The same runs as start/end pairs in one array of their own. Runs of 17 or more are found by the SIMD
+ * pass in wasm/run-scan.ts; shorter minimums (not used by the scanner) by the sampled loop below.
+ */
+function findRunsFlat(s: Uint8Array, min: number, max: number): Int32Array {
+  const n = s.length;
+  if (n < min || max < 1) return NO_PAIRS;
+  if (min < 17) return Int32Array.from(findRunsSampled(s, min, max).flat());
+  const found = wasmRuns(s, min, Math.min(max, 0x3fffffff));
+  if (found.length === 0) return NO_PAIRS;
+  // Copied out of the module's memory: the next call (a nested view) reuses it.
+  const pairs = found.slice();
+  for (let k = 1; k < pairs.length; k += 2) {
+    const b = pairs[k]!;
+    let e = b;
+    while (e < n && e - b < 2 && s[e] === 0x3d) e++; // '=' padding
+    pairs[k] = e;
+  }
+  return pairs;
+}
+
+/**
+ * The same answer by sampling every `min`-th byte: any long enough run must contain a sampled
+ * position. From a sampled run byte it looks back first; a word shorter than `min` ends that look
+ * within a few bytes, and the next run can then only start after it.
+ */
+function findRunsSampled(s: Uint8Array, min: number, max: number): readonly [number, number][] {
   // Most views have no run: no array is made for them.
   let out: [number, number][] | null = null;
   const n = s.length;
@@ -57,21 +92,6 @@ export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFIN
       continue;
     }
     let b = q + 1;
-    // Long runs (base64 images) are common: eight independent lookups per step, then byte by byte.
-    while (
-      b + 8 <= n &&
-      (RUN_CHAR[s[b]!]! &
-        RUN_CHAR[s[b + 1]!]! &
-        RUN_CHAR[s[b + 2]!]! &
-        RUN_CHAR[s[b + 3]!]! &
-        RUN_CHAR[s[b + 4]!]! &
-        RUN_CHAR[s[b + 5]!]! &
-        RUN_CHAR[s[b + 6]!]! &
-        RUN_CHAR[s[b + 7]!]!) ===
-        1
-    ) {
-      b += 8;
-    }
     while (b < n && RUN_CHAR[s[b]!] === 1) b++;
     let e = b;
     while (e < n && e - b < 2 && s[e] === 0x3d) e++; // '=' padding
@@ -98,20 +118,27 @@ export interface DecodedRun {
 
 /** True when most of the bytes are printable text (ASCII printable, whitespace or UTF-8 lead/continuation). */
 export function looksLikeText(buf: Uint8Array): boolean {
-  const n = Math.min(buf.length, 512);
+  return textLike(buf, buf.length);
+}
+
+/** looksLikeText on buf[0, len): heads in the shared buffer are judged without a view object per run. */
+function textLike(buf: Uint8Array, len: number): boolean {
+  const n = Math.min(len, 512);
   if (n < 12) return false;
   let printable = 0;
   for (let i = 0; i < n; i++) {
     const b = buf[i]!;
     if ((b >= 0x20 && b < 0x7f) || b === 0x0a || b === 0x0d || b === 0x09) printable++;
     else if (b >= 0x80) printable += 0.5; // UTF-8 text is fine but random bytes are mostly >= 0x80
+    // Binary fails within a few bytes: stop once even all-printable remaining bytes cannot reach 90%.
+    if ((i & 7) === 7 && (printable + (n - i - 1)) / n < 0.9) return false;
   }
   return printable / n >= 0.9;
 }
 
 /** UTF-16LE ASCII text (`powershell -EncodedCommand`, Windows tools): every odd byte NUL, even bytes printable. */
-function isUtf16LeText(buf: Uint8Array): boolean {
-  const n = Math.min(buf.length, 512) & ~1;
+function isUtf16LeText(buf: Uint8Array, len = buf.length): boolean {
+  const n = Math.min(len, 512) & ~1;
   if (n < 24) return false;
   let ok = 0;
   for (let i = 0; i < n; i += 2) {
@@ -174,10 +201,11 @@ const MIN_WRAP = 40;
  */
 function wrappedBlock(
   view: Uint8Array,
-  runs: readonly (readonly [number, number])[],
+  runs: Int32Array,
   idx: number,
 ): { lines: [number, number][]; last: number } | null {
-  const [start, end] = runs[idx]!;
+  const start = runs[2 * idx]!;
+  const end = runs[2 * idx + 1]!;
   const width = end - start;
   // Wrap widths are multiples of 4 (76, 64, 60); the next line must start right after the break.
   if (width < MIN_WRAP || (width & 3) !== 0 || view[end - 1] === 0x3d) return null;
@@ -189,13 +217,14 @@ function wrappedBlock(
   for (;;) {
     const nl = afterNewline(view, at);
     if (nl === -1) break;
-    const next = runs[last + 1];
-    if (next && next[0] === nl) {
-      const w = next[1] - next[0];
+    if (2 * (last + 1) < runs.length && runs[2 * (last + 1)] === nl) {
+      const a = runs[2 * (last + 1)]!;
+      const b = runs[2 * (last + 1) + 1]!;
+      const w = b - a;
       if (w > width) break;
-      lines.push([next[0], next[1]]);
+      lines.push([a, b]);
       last++;
-      at = next[1];
+      at = b;
       if (w < width || view[at - 1] === 0x3d) break;
       continue;
     }
@@ -208,40 +237,119 @@ function wrappedBlock(
   return lines.length > 1 ? { lines, last } : null;
 }
 
+/** Base64 character -> its 6 bits, both alphabets at once (node's decoder reads `-`/`_` in `base64` too). */
+const B64_VALUE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 64; i++) {
+  B64_VALUE['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+}
+B64_VALUE[0x2d] = 62; // '-'
+B64_VALUE[0x5f] = 63; // '_'
+
 /**
- * Classifies and decodes one run's characters: hex, base32, base64 to text; binary payloads that are
- * gzip/zlib (inflated), tar (members unpacked) or UTF-16LE text. Null when it is none of these.
+ * Decodes the base64 characters s[a, b) (run characters only, no padding) into `out` as
+ * `Buffer.from(latin1, 'base64')` does (a last lone character is dropped); returns the bytes written.
  */
-function decodeRun(chars: Buffer, budget: DecodeBudget | undefined): { kind: string; bytes: Buffer } | null {
-  let len = chars.length;
-  while (len > 0 && chars[len - 1] === 0x3d) len--;
-  if (len >= MIN_HEX_RUN && len % 2 === 0 && allHex(chars, 0, len)) {
-    const bytes = Buffer.from(chars.toString('latin1', 0, len), 'hex');
-    if (looksLikeText(bytes)) return { kind: 'hex', bytes };
-    return budget ? binaryPayload('hex', bytes, budget) : null;
+function decodeBase64Into(s: Uint8Array, a: number, b: number, out: Uint8Array): number {
+  let o = 0;
+  let i = a;
+  for (; i + 4 <= b; i += 4) {
+    const v =
+      (B64_VALUE[s[i]!]! << 18) | (B64_VALUE[s[i + 1]!]! << 12) | (B64_VALUE[s[i + 2]!]! << 6) | B64_VALUE[s[i + 3]!]!;
+    out[o] = v >> 16;
+    out[o + 1] = v >> 8;
+    out[o + 2] = v;
+    o += 3;
   }
-  const run = len === chars.length ? chars : chars.subarray(0, len);
-  const enc = run.includes(0x2d) || run.includes(0x5f) ? 'base64url' : 'base64';
+  const rest = b - i;
+  if (rest >= 2) {
+    const v = (B64_VALUE[s[i]!]! << 18) | (B64_VALUE[s[i + 1]!]! << 12) | (rest === 3 ? B64_VALUE[s[i + 2]!]! << 6 : 0);
+    out[o++] = v >> 16;
+    if (rest === 3) out[o++] = v >> 8;
+  }
+  return o;
+}
+
+/** Decodes the hex digits s[a, b) (even count, all hex) into `out`; returns the bytes written. */
+function decodeHexInto(s: Uint8Array, a: number, b: number, out: Uint8Array): number {
+  let o = 0;
+  for (let i = a; i < b; i += 2) out[o++] = (HEX_VALUE[s[i]!]! << 4) | HEX_VALUE[s[i + 1]!]!;
+  return o;
+}
+
+/**
+ * Decoded heads are judged in these (one decode at a time, never kept): most runs in agent traffic
+ * are ids, hashes and images, rejected here without allocating. Profiled on the benign JSON corpus:
+ * decodeRun and node's base64 decoding took 0.37 ms per MB with `Buffer.from(run.toString('latin1'),
+ * 'base64')` per head, 0.15 with heads decoded here.
+ */
+const HEAD = Buffer.allocUnsafe(512);
+const TAR_MAGIC = Buffer.allocUnsafe(9);
+
+/**
+ * Classifies and decodes the run characters chars[a, b): hex, base32, base64 to text; binary payloads
+ * that are gzip/zlib (inflated), tar (members unpacked) or UTF-16LE text. Null when it is none of these.
+ * Every decision is taken on a decoded head first (looksLikeText, the UTF-16, compression and tar tests
+ * read at most the first 512 bytes); the whole run is decoded only when it is kept.
+ */
+function decodeRun(
+  chars: Uint8Array,
+  a: number,
+  b: number,
+  budget: DecodeBudget | undefined,
+  eqAt: number,
+): { kind: string; bytes: Buffer } | null {
+  let end = b;
+  while (end > a && chars[end - 1] === 0x3d) end--;
+  const len = end - a;
+  // Base64 decoding stops at the first `=` (as node's decoder does): only a wrapped block's last line
+  // can hold one before its end.
+  const dataEnd = Math.min(end, eqAt);
+  if (len >= MIN_HEX_RUN && len % 2 === 0 && allHex(chars, a, end)) {
+    const n = decodeHexInto(chars, a, Math.min(end, a + 2 * HEAD.length), HEAD);
+    const text = textLike(HEAD, n);
+    if (!text && (!budget || (!isUtf16LeText(HEAD, n) && headCompression(n) === null && !(n >= 263 && isTar(HEAD))))) {
+      return null;
+    }
+    const bytes = Buffer.allocUnsafe(len >> 1);
+    decodeHexInto(chars, a, end, bytes);
+    if (text) return { kind: 'hex', bytes };
+    return binaryPayload('hex', bytes, budget!);
+  }
   // Decode a prefix first: binary payloads (images, hashes, ciphertext) are rejected cheaply.
-  const head = Buffer.from(run.toString('latin1', 0, Math.min(len, HEAD_CHARS)), enc);
-  if (looksLikeText(head)) {
-    const bytes = len > HEAD_CHARS ? Buffer.from(run.toString('latin1'), enc) : head;
+  const hn = decodeBase64Into(chars, a, Math.min(dataEnd, a + HEAD_CHARS), HEAD);
+  if (textLike(HEAD, hn)) {
+    if (len <= HEAD_CHARS) return { kind: 'base64', bytes: Buffer.from(HEAD.subarray(0, hn)) };
+    const bytes = base64Bytes(chars, a, dataEnd);
     return looksLikeText(bytes) ? { kind: 'base64', bytes } : null;
   }
-  if (len >= 32 && B32_VALUE[run[0]!]! >= 0 && B32_VALUE[run[len - 1]!]! >= 0) {
-    const b32 = decodeBase32(run);
+  if (len >= 32 && B32_VALUE[chars[a]!]! >= 0 && B32_VALUE[chars[end - 1]!]! >= 0) {
+    const b32 = decodeBase32(chars.subarray(a, end));
     if (b32 !== null && looksLikeText(b32)) return { kind: 'base32', bytes: b32 };
   }
   if (!budget) return null;
   // Binary: worth a full decode only when the head says gzip, zlib, UTF-16 text, or tar (a NUL-padded
   // name, then the `ustar` magic at byte 257, which characters 340..351 hold as bytes 255..263).
-  let wanted = compressionOf(head) !== null || (head[1] === 0 && isUtf16LeText(head));
-  if (!wanted && len >= 352 && head.includes(0)) {
-    const m = Buffer.from(run.toString('latin1', 340, 352), enc);
+  let wanted = headCompression(hn) !== null || (hn > 1 && HEAD[1] === 0 && isUtf16LeText(HEAD, hn));
+  if (!wanted && len >= 352 && HEAD.subarray(0, hn).includes(0)) {
+    const m = TAR_MAGIC.fill(0);
+    let tarEnd = a + 340;
+    while (tarEnd < a + 352 && chars[tarEnd] !== 0x3d) tarEnd++;
+    decodeBase64Into(chars, a + 340, tarEnd, m);
     wanted = m[2] === 0x75 && m[3] === 0x73 && m[4] === 0x74 && m[5] === 0x61 && m[6] === 0x72;
   }
   if (!wanted) return null;
-  return binaryPayload('base64', Buffer.from(run.toString('latin1'), enc), budget);
+  return binaryPayload('base64', base64Bytes(chars, a, dataEnd), budget);
+}
+
+/** compressionOf on HEAD[0, n). */
+function headCompression(n: number): ReturnType<typeof compressionOf> {
+  return n < 4 ? null : compressionOf(HEAD);
+}
+
+/** The whole run decoded into a buffer of its own. */
+function base64Bytes(chars: Uint8Array, a: number, b: number): Buffer {
+  const out = Buffer.allocUnsafe(Math.floor(((b - a) * 3) / 4));
+  return out.subarray(0, decodeBase64Into(chars, a, b, out));
 }
 
 function binaryPayload(outer: string, bytes: Buffer, budget: DecodeBudget): { kind: string; bytes: Buffer } | null {
@@ -274,10 +382,14 @@ export function decodeEncodedRuns(
   budget?: DecodeBudget,
 ): readonly DecodedRun[] {
   let runs: DecodedRun[] | null = null;
-  const found = findRuns(view, MIN_B64_RUN, 4096);
-  for (let idx = 0; idx < found.length; idx++) {
-    const [start, end] = found[idx]!;
+  const found = findRunsFlat(view, MIN_B64_RUN, 4096);
+  const count = found.length >> 1;
+  for (let idx = 0; idx < count; idx++) {
+    const start = found[2 * idx]!;
+    const end = found[2 * idx + 1]!;
     let chars: Buffer;
+    let charsStart = 0;
+    let charsEnd = 0;
     let runEnd = end;
     let partial = false;
     // A newline right after the run is the only way it can be one line of a wrapped block (cheap test first).
@@ -293,12 +405,15 @@ export function decodeEncodedRuns(
         partial = true;
       }
       chars = Buffer.concat(lines.map(([a, b]) => view.subarray(a, Math.min(b, a + MAX_RUN))));
-      if (chars.length > MAX_RUN) chars = chars.subarray(0, MAX_RUN);
+      charsEnd = Math.min(chars.length, MAX_RUN);
     } else {
       if (openEnd && end >= view.length) break;
-      chars = view.subarray(start, Math.min(end, start + MAX_RUN));
+      chars = view;
+      charsStart = start;
+      charsEnd = Math.min(end, start + MAX_RUN);
     }
-    const d = decodeRun(chars, budget);
+    const eq = block ? chars.indexOf(0x3d) : -1;
+    const d = decodeRun(chars, charsStart, charsEnd, budget, eq === -1 ? charsEnd : eq);
     if (d === null) continue;
     (runs ??= []).push({
       start,

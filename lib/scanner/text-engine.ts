@@ -14,6 +14,7 @@ import { decodeEncodedRuns, looksLikeText, type DecodedRun } from '../decode/enc
 import { stripInvisible } from '../decode/invisible.js';
 import { findSeparatedHex } from '../decode/separated-hex.js';
 import type { DecodeBudget } from '../decode/archive.js';
+import { acquire, release } from '../decode/scratch.js';
 import { buildSnippet, fingerprint } from '../redact.js';
 import { KeywordPrefilter } from './keyword-automaton.js';
 import { runSourceOffset, sourceMapper } from './offset-map.js';
@@ -238,7 +239,25 @@ export class TextEngine {
     depth: number,
     parent: Buffer | null,
   ): void {
-    const json = decodeJsonEscapes(view);
+    // The unescaped view lives only while this view is scanned: its buffer is reused for the next one.
+    const scratch = view.indexOf(0x5c) === -1 ? null : acquire(view.length);
+    try {
+      this.scanDecoded(view, scratch, chain, openEnd, toBody, depth, parent);
+    } finally {
+      if (scratch !== null) release(scratch);
+    }
+  }
+
+  private scanDecoded(
+    view: Buffer,
+    scratch: Buffer | null,
+    chain: readonly string[],
+    openEnd: boolean,
+    toBody: (pos: number) => number,
+    depth: number,
+    parent: Buffer | null,
+  ): void {
+    const json = scratch === null ? null : decodeJsonEscapes(view, scratch);
     let primary = json ?? view;
     let primaryChain = json ? [...chain, 'json'] : chain;
     let jsonMap: ((p: number) => number) | null = null;
