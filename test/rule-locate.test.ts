@@ -85,6 +85,18 @@ function corpus(): string[] {
   return texts;
 }
 
+/** Corpus texts joined into long views (walked in eight lanes), so keywords fall on lane boundaries. */
+function longViews(texts: readonly string[], seed: number): string[] {
+  const rand = prng(seed);
+  const long: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    let t = '';
+    while (t.length < 4000 + i * 300) t += `${texts[Math.floor(rand() * (texts.length - 1))]!.slice(0, 3000)}\n`;
+    long.push(t);
+  }
+  return long;
+}
+
 const located = ALL_RULES.filter((r) => r.locate !== undefined);
 const plain = (r: Rule): Rule => ({ ...r, locate: undefined });
 
@@ -127,13 +139,7 @@ describe('rules that start at a keyword (Rule.startsBeforeKeyword)', () => {
   });
 
   const texts = corpus();
-  const rand = prng(29);
-  const long: string[] = [];
-  for (let i = 0; i < 40; i++) {
-    let t = '';
-    while (t.length < 4000 + i * 300) t += `${texts[Math.floor(rand() * (texts.length - 1))]!.slice(0, 3000)}\n`;
-    long.push(t);
-  }
+  const long = longViews(texts, 29);
   const pf = new KeywordPrefilter(ALL_RULES);
   for (const rule of keyed) {
     it(`${rule.id}: the same hits as the plain scan`, () => {
@@ -146,6 +152,47 @@ describe('rules that start at a keyword (Rule.startsBeforeKeyword)', () => {
         expect(got, `${rule.id} on ${JSON.stringify(text.slice(0, 300))}`).toEqual(want);
       }
       expect(found).toBeGreaterThan(0);
+    });
+  }
+});
+
+// Rules with `startsAfterKeyword` look for a match only just after one of their keywords: the hits
+// must be those of the plain global scan that start within that window after a keyword (found
+// case-insensitively), on the same corpus and long views.
+describe('rules that look just after a keyword (Rule.startsAfterKeyword)', () => {
+  const near = ALL_RULES.filter((r) => r.startsAfterKeyword !== undefined);
+  const bare = (r: Rule): Rule => ({ ...r, locate: undefined, startsAfterKeyword: undefined });
+
+  it('generic_secret has it (one operator per JSON key made it the costliest rule)', () => {
+    expect(near.map((r) => r.id)).toContain('generic_secret');
+  });
+
+  const texts = corpus();
+  const long = longViews(texts, 31);
+  const pf = new KeywordPrefilter(ALL_RULES);
+  for (const rule of near) {
+    const width = rule.startsAfterKeyword!;
+    const keywordBefore = (lower: string, at: number): boolean =>
+      rule.keywords.some((k) => {
+        const p = lower.lastIndexOf(k, at);
+        return p >= 0 && at - p <= width;
+      });
+    it(`${rule.id}: the plain scan's hits that have a keyword just before them`, () => {
+      let found = 0;
+      let dropped = 0;
+      for (const text of [...texts, ...long]) {
+        const lower = text.toLowerCase();
+        const all = findRuleHits(bare(rule), text);
+        const want = all.filter((h) => keywordBefore(lower, h.start));
+        found += want.length;
+        dropped += all.length - want.length;
+        const ran = pf.candidates(Buffer.from(text, 'latin1')).includes(rule);
+        const got = ran ? findRuleHits(rule, text, undefined, 64, null, pf.keywordStartsOf(rule)) : [];
+        expect(got, `${rule.id} on ${JSON.stringify(text.slice(0, 300))}`).toEqual(want);
+      }
+      expect(found).toBeGreaterThan(0);
+      // The corpus has names the window leaves out (mutations split words): the filter is exercised.
+      expect(dropped).toBeGreaterThan(0);
     });
   }
 });

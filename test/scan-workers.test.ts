@@ -2,10 +2,7 @@
 // upstream over HTTP and HTTPS (inspected, with the generated CA), real clients.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import https from 'node:https';
-import type net from 'node:net';
 import zlib from 'node:zlib';
-import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { ConfigSchema, defaultScanWorkers, parseConfig } from '../lib/config-schema.js';
 import { FindingSchema, type Finding } from '../lib/finding-schema.js';
@@ -16,6 +13,7 @@ import { statusText } from '../mcp-tools/render-text.js';
 import { expandExample } from './support/expand-example.js';
 import { leakedRuns } from './support/leak-check.js';
 import { viaProxyHttp, viaProxyHttps, waitFor } from './support/proxy-client.js';
+import { listenPair } from './support/upstream.js';
 import { startService, tempHome, type TestService } from './support/service.js';
 
 const KiB = 1024;
@@ -69,22 +67,14 @@ async function startUp(): Promise<Up> {
     }
     req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
   };
-  const plain = http.createServer(handler);
-  const secure = https.createServer(ca.certFor('localhost'), handler);
-  plain.listen(0, '127.0.0.1');
-  secure.listen(0, '127.0.0.1');
-  await Promise.all([once(plain, 'listening'), once(secure, 'listening')]);
+  const pair = await listenPair(handler, ca.certFor('localhost'));
   return {
-    httpPort: (plain.address() as net.AddressInfo).port,
-    httpsPort: (secure.address() as net.AddressInfo).port,
+    httpPort: pair.httpPort,
+    httpsPort: pair.httpsPort,
     caFile: ca.certPath,
     received: () => received,
     serve,
-    close: async () => {
-      plain.closeAllConnections();
-      secure.closeAllConnections();
-      await Promise.all([new Promise((r) => plain.close(r)), new Promise((r) => secure.close(r))]);
-    },
+    close: pair.close,
   };
 }
 

@@ -220,6 +220,20 @@ describe('catch-all rules', () => {
     expect(r.detections.find((d) => d.pattern === 'generic_secret')!.offset).toBe(body.indexOf(other.text) - 2);
     expectNoLeak(JSON.stringify(r.detections), [...groq.randomParts, ...other.randomParts]);
   });
+
+  it('finds a secret-named key alone in a body, split spellings included (the operator is looked for just after a keyword)', async () => {
+    for (const name of ['DB_PASS_WORD', 'db.pass-word', 'app.api.key', 'Signing-Key', 'client_secret', 'acme_token']) {
+      const v = expandExample('{{rand:alnum:20}}{{rand:digits:4}}');
+      for (const body of [`${name}=${v.text}\n`, `{"${name}": "${v.text}"}`]) {
+        const r = await scanBuffer(Buffer.from(body), opts('outbound'));
+        expect(
+          r.detections.map((d) => d.pattern),
+          body,
+        ).toEqual(['generic_secret']);
+        expectNoLeak(JSON.stringify(r.detections), v.randomParts);
+      }
+    }
+  });
 });
 
 describe('breadth in native context', () => {

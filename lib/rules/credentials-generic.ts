@@ -30,8 +30,19 @@ const KEYWORDS = [
   'passphrase',
   'pwd',
   'credential',
-  ...KEY_BASES.flatMap((b) => ['', '_', '-'].map((sep) => `${b}${sep}key`)),
+  // The scanner looks for this rule's operator only just after one of its keywords
+  // (`startsAfterKeyword`): the split spellings a name may have are keywords too (`DB_PASS_WORD`,
+  // `app.api.key`).
+  'pass_w',
+  'pass-w',
+  'pass.w',
+  ...KEY_BASES.flatMap((b) => ['', '_', '-', '.'].map((sep) => `${b}${sep}key`)),
 ];
+/**
+ * The operator starts at most this far after the start of a keyword: the longest name end a keyword
+ * starts (`encryption-key`, 14) plus a quote, 3 spaces and slack for separators.
+ */
+const OPERATOR_AFTER_KEYWORD = 32;
 
 /** What a secret-named key's normalised name (lowercase, no `_-.`) must end with. */
 const NAME_END =
@@ -120,6 +131,10 @@ const genericSecret: Rule = {
   severity: 'medium',
   description: 'Secret-named key (api_key, client_secret, password, token, ...) holding a random-looking value',
   keywords: KEYWORDS,
+  // Operators in JSON are one per key (about 12 k per MB): searching them only near a keyword took
+  // the rule from the scanner's largest cost after the keyword walk (13.6% of outbound time) to
+  // almost nothing.
+  startsAfterKeyword: OPERATOR_AFTER_KEYWORD,
   // Anchored on the operator (`:`, `=`) and a long run of token characters after it. The lookbehind
   // asks for the end of a secret-named key (secret, token, password, apiKey, credentials, ...: every
   // NAME_END word ends with one of these) before the operator; the rest of the name is checked in

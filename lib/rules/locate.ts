@@ -2,6 +2,7 @@
 // walks) that name the few positions where a rule's regex can match, so the regex runs there only
 // instead of being tried at every byte of every view. Each cursor must never skip a position where its
 // rule's pattern matches: test/rule-locate.test.ts checks that against the plain global scan.
+import type { LocateCursor } from './rule.js';
 
 /**
  * A literal a match starts with, or contains `back` characters after its start. Prefer a literal
@@ -16,7 +17,7 @@ export interface Anchor {
  * Cursor over the positions where any of `anchors` occurs (case-sensitive), minus its `back`. Each
  * literal's next occurrence is remembered until passed, so a text is searched once per literal.
  */
-export function atLiterals(anchors: readonly (string | Anchor)[]): (text: string) => (from: number) => number {
+export function atLiterals(anchors: readonly (string | Anchor)[]): (text: string) => LocateCursor {
   const lits = anchors.map((a) => (typeof a === 'string' ? a : a.lit));
   const backs = anchors.map((a) => (typeof a === 'string' ? 0 : (a.back ?? 0)));
   return (text) => {
@@ -54,7 +55,7 @@ const isUserinfo = (c: number): boolean => c < 256 && USERINFO[c] === 1;
  * userinfo characters that follow a `:`, which follows at most `maxUser` userinfo characters right
  * after `://`. Most `@` in text (e-mail addresses, decorators, npm scopes) fail within a few bytes.
  */
-export function atUserinfo(maxUser: number, maxPassword: number): (text: string) => (from: number) => number {
+export function atUserinfo(maxUser: number, maxPassword: number): (text: string) => LocateCursor {
   return (text) => (from) => {
     for (let at = text.indexOf('@', from); at >= 0; at = text.indexOf('@', at + 1)) {
       let i = at - 1;
@@ -79,17 +80,18 @@ export function atUserinfo(maxUser: number, maxPassword: number): (text: string)
  * `=` positions found 16 bytes at a time in WebAssembly was tried instead of the indexOf calls: no
  * faster (an indexOf call costs 10-25 ns, about 12 k of them per MB of JSON), so it was dropped.
  */
-export function atOperators(ok: (text: string, pos: number) => boolean): (text: string) => (from: number) => number {
+export function atOperators(ok: (text: string, pos: number) => boolean): (text: string) => LocateCursor {
   return (text) => {
     // Next `:` and `=` at or after the last `from`; -2 not searched yet, -1 none left.
     let colon = -2;
     let equals = -2;
-    return (from) => {
+    return (from, until = Infinity) => {
       for (;;) {
         if (colon !== -1 && colon < from) colon = text.indexOf(':', from);
         if (equals !== -1 && equals < from) equals = text.indexOf('=', from);
         const p = colon < 0 ? equals : equals < 0 ? colon : Math.min(colon, equals);
-        if (p < 0 || ok(text, p)) return p;
+        if (p < 0 || p > until) return -1;
+        if (ok(text, p)) return p;
         from = p + 1;
       }
     };

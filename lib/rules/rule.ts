@@ -8,6 +8,13 @@ import type { Direction, Severity, ThreatType } from '../finding-schema.js';
  * alnum, upper, lower, digits, hex, b64 (A-Za-z0-9+/), b64url (A-Za-z0-9_-), b32 (A-Z2-7).
  * The random characters are what the redaction property test checks never leak.
  */
+/**
+ * `next(from, until)`: the first position >= `from` where a match may start, or -1 when there is
+ * none. With `until`, a cursor may also answer -1 (or any position past `until`) when there is none
+ * up to `until`; the caller asks again from further on.
+ */
+export type LocateCursor = (from: number, until?: number) => number;
+
 export interface RuleExamples {
   /** Each must give at least one detection of this rule (in one of the rule's directions). */
   readonly positive: readonly string[];
@@ -46,7 +53,7 @@ export interface Rule {
    * as long as the cursor never skips a position where a match starts (test/rule-locate.test.ts
    * compares both on every example, mutated). Calls come with increasing `from`.
    */
-  readonly locate?: (text: string) => (from: number) => number;
+  readonly locate?: (text: string) => LocateCursor;
   /**
    * Every match of `pattern` starts at most this many characters before the start of one of
    * `keywords` (found case-insensitively; 0: at a keyword). The scanner then tries the pattern only
@@ -55,6 +62,15 @@ export interface Rule {
    * sets it against the plain global scan.
    */
   readonly startsBeforeKeyword?: number;
+  /**
+   * Every match the scanner reports starts within this many characters after the start of one of
+   * `keywords` (found case-insensitively): the scanner runs `locate` (or tries the pattern) only in
+   * those windows, which the keyword prefilter logs as it walks a view, instead of over the whole
+   * view. Unlike `startsBeforeKeyword` this narrows what the rule finds to what it declares: a match
+   * with no keyword in the window before it is not reported. test/rule-locate.test.ts checks the
+   * scanner's hits against the plain global scan's hits that have a keyword in the window.
+   */
+  readonly startsAfterKeyword?: number;
   /** Public, non-random format prefix a redacted snippet may keep (`sk-ant-api03-`, `ghp_`, `AKIA`). */
   readonly publicPrefix?: (secret: string) => string;
   /** Drops false positives (documentation examples, placeholders, low-entropy values). */

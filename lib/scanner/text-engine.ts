@@ -347,7 +347,8 @@ export class TextEngine {
     for (const rule of candidates) {
       // Rules whose match starts at one of their keywords run only where the prefilter saw one.
       const starts = rule.startsBeforeKeyword === undefined ? null : prefilter.starts(rule);
-      for (const hit of findRuleHits(rule, view, this.opts.destHost, 64, starts)) {
+      const near = rule.startsAfterKeyword === undefined ? null : prefilter.keywordStartsOf(rule);
+      for (const hit of findRuleHits(rule, view, this.opts.destHost, 64, starts, near)) {
         // Near an open end the match may continue in the next chunk: wait for the next pass.
         if (openEnd && hit.end > view.length - SETTLE_GUARD) continue;
         hits.push({ rule, hit });

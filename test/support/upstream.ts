@@ -102,27 +102,47 @@ export function routes(received: Buffer[], sse: { release: (() => void)[] }) {
   };
 }
 
-export async function startUpstream(tls: { cert: string; key: string }): Promise<Upstream> {
-  const received: Buffer[] = [];
-  const sse = { release: [] as (() => void)[] };
-  const handler = routes(received, sse);
+/** One handler served over HTTP and HTTPS on loopback ports; `close` ends open connections too. */
+export interface ServerPair {
+  plain: http.Server;
+  httpPort: number;
+  httpsPort: number;
+  close: () => Promise<void>;
+}
+
+export async function listenPair(
+  handler: http.RequestListener,
+  tls: { cert: string; key: string },
+): Promise<ServerPair> {
   const plain = http.createServer(handler);
-  let conns = 0;
-  plain.on('connection', () => conns++);
   const secure = https.createServer({ cert: tls.cert, key: tls.key }, handler);
   plain.listen(0, '127.0.0.1');
   secure.listen(0, '127.0.0.1');
   await Promise.all([once(plain, 'listening'), once(secure, 'listening')]);
   return {
+    plain,
     httpPort: (plain.address() as net.AddressInfo).port,
     httpsPort: (secure.address() as net.AddressInfo).port,
-    received,
-    connections: () => conns,
-    sseNext: () => sse.release.shift()?.(),
     close: async () => {
       plain.closeAllConnections();
       secure.closeAllConnections();
       await Promise.all([new Promise((r) => plain.close(r)), new Promise((r) => secure.close(r))]);
     },
+  };
+}
+
+export async function startUpstream(tls: { cert: string; key: string }): Promise<Upstream> {
+  const received: Buffer[] = [];
+  const sse = { release: [] as (() => void)[] };
+  const pair = await listenPair(routes(received, sse), tls);
+  let conns = 0;
+  pair.plain.on('connection', () => conns++);
+  return {
+    httpPort: pair.httpPort,
+    httpsPort: pair.httpsPort,
+    received,
+    connections: () => conns,
+    sseNext: () => sse.release.shift()?.(),
+    close: pair.close,
   };
 }

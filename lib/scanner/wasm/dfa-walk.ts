@@ -8,9 +8,9 @@
 // as fast as 8 (1,390-1,430), 10 and 12 slower (990-1,180: locals spill). 16-bit row entries (half
 // the table, a shift more per byte) ran slower: 1,050 / 1,000-1,170 against 1,230-1,290 / 1,460-1,510.
 //
-// The module is written at run time by ./wasm-emit.ts for one automaton, its offsets baked in as
+// The module is written at run time by ../../wasm/emit.ts for one automaton, its offsets baked in as
 // constants; nothing is read from disk.
-import { code, instantiate, op, wasmModule, type WasmInstance } from './wasm-emit.js';
+import { code, instantiate, op, wasmModule, type WasmInstance } from '../../wasm/emit.js';
 
 /** What the walk needs of the automaton (built by keyword-automaton.ts). */
 export interface DfaTables {
@@ -38,6 +38,7 @@ const DELTA = 1024;
 export const LOG_CAP = 16 * 1024;
 /** A state's row: one i32 per byte value. */
 const ROW = 256 * 4;
+const ROW_SHIFT = 10;
 /** Lanes walked at once: independent lookup chains keep the CPU busy while each waits on its load. */
 const LANES = 8;
 /** Below this many bytes a view is walked in one lane. */
@@ -268,11 +269,18 @@ export class WasmDfaWalk {
   /**
    * The keywords completed in the last view: `count` (address, state row) pairs from `i32[at]` on,
    * in walk order (a position may come twice: lanes overlap); `viewAt` is the view's address and
-   * `row` a row's size. Null when there were more than LOG_CAP of them.
+   * `row` a row's size (`1 << rowShift`). Null when there were more than LOG_CAP of them.
    */
-  completed(): { count: number; i32: Int32Array; at: number; viewAt: number; row: number } | null {
+  completed(): {
+    count: number;
+    i32: Int32Array;
+    at: number;
+    viewAt: number;
+    row: number;
+    rowShift: number;
+  } | null {
     const count = this.i32[LOG_COUNT / 4]!;
     if (count > LOG_CAP) return null;
-    return { count, i32: this.i32, at: this.logAt / 4, viewAt: this.viewAt, row: ROW };
+    return { count, i32: this.i32, at: this.logAt / 4, viewAt: this.viewAt, row: ROW, rowShift: ROW_SHIFT };
   }
 }

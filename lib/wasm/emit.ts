@@ -1,7 +1,9 @@
-// A tiny WebAssembly binary writer: just the opcodes the keyword walk needs, so the module is built
-// at run time from plain code (no compiler dependency, no binary file to keep in step). Each function
-// body is a byte array written with the helpers below; `wasmModule` wraps bodies into a module that
-// exports them and its memory. See https://webassembly.github.io/spec/core/binary/ for the encoding.
+// A tiny WebAssembly binary writer, shared by the modules the scanner builds at run time (the keyword
+// walk, lib/scanner/wasm/dfa-walk.ts, and the SIMD run finder, lib/decode/wasm/run-scan.ts): just the
+// opcodes they need, so each module is assembled from plain code (no compiler dependency, no binary
+// file to keep in step). Each function body is a byte array written with the helpers below;
+// `wasmModule` wraps bodies into a module that exports them and its memory. See
+// https://webassembly.github.io/spec/core/binary/ for the encoding.
 
 /** Unsigned LEB128. */
 export function uleb(n: number): number[] {
@@ -31,7 +33,9 @@ export function sleb(n: number): number[] {
 }
 
 export const I32 = 0x7f;
+export const V128 = 0x7b;
 const VOID_BLOCK = 0x40;
+const SIMD = 0xfd;
 
 /** Instructions, as byte arrays (concatenate with `code`). */
 export const op = {
@@ -61,6 +65,18 @@ export const op = {
   or: [0x72],
   xor: [0x73],
   shl: [0x74],
+  gtU: [0x4b],
+  clz: [0x67],
+  ctz: [0x68],
+  // SIMD (prefix 0xfd).
+  v128Load: (offset: number) => [SIMD, 0x00, 0, ...uleb(offset)],
+  /** A 16-byte constant. */
+  v128Const: (bytes: readonly number[]) => [SIMD, 0x0c, ...bytes],
+  i8x16Swizzle: [SIMD, 0x0e],
+  i8x16Eq: [SIMD, 0x23],
+  v128And: [SIMD, 0x4e],
+  i8x16Bitmask: [SIMD, 0x64],
+  i8x16ShrU: [SIMD, 0x6d],
 } as const;
 
 /** Concatenates instruction pieces. */
@@ -74,6 +90,8 @@ export interface WasmFunction {
   results: 0 | 1;
   /** Extra i32 locals, numbered after the params. */
   locals: number;
+  /** v128 locals, numbered after the i32 ones. */
+  v128Locals?: number;
   body: readonly number[];
 }
 
@@ -90,7 +108,7 @@ function name(s: string): number[] {
   return [...uleb(b.length), ...b];
 }
 
-/** A module with one memory of `pages` 64 KiB pages (exported as `memory`) and the i32-only functions. */
+/** A module with one memory of `pages` 64 KiB pages (exported as `memory`) and the functions (i32 params and results). */
 export function wasmModule(pages: number, fns: readonly WasmFunction[]): Uint8Array {
   const types = fns.map((f) => [
     0x60,
@@ -107,7 +125,11 @@ export function wasmModule(pages: number, fns: readonly WasmFunction[]): Uint8Ar
       10,
       vec(
         fns.map((f) => {
-          const body = [...vec(f.locals > 0 ? [[...uleb(f.locals), I32]] : []), ...f.body, ...op.end];
+          const decls = [
+            ...(f.locals > 0 ? [[...uleb(f.locals), I32]] : []),
+            ...((f.v128Locals ?? 0) > 0 ? [[...uleb(f.v128Locals!), V128]] : []),
+          ];
+          const body = [...vec(decls), ...f.body, ...op.end];
           return [...uleb(body.length), ...body];
         }),
       ),
