@@ -82,7 +82,15 @@ export async function clearStaleSocket(p: string): Promise<void> {
  */
 export function listenPrivate(server: net.Server, p: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(
+        // Two starts at once both found no socket: the one that binds second is told who holds it.
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              `another guardian is already answering on ${p} (it bound the socket first); refusing to replace it`,
+            )
+          : err,
+      );
     server.once('error', onError);
     withUmask(0o077, () =>
       server.listen(p, () => {

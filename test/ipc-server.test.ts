@@ -1114,6 +1114,22 @@ describe('socket start-up', () => {
     );
     expect(readFileSync(p, 'utf8')).toBe('not a socket');
   });
+
+  it('two servers started at once on one path: one answers, the other is told another guardian is', async () => {
+    const p = scratchSocket();
+    const starts = [0, 1].map(() => startIpcServer({ socketPath: p, api: g.svc, group: null, version: 't' }));
+    const results = await Promise.allSettled(starts);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(String(lost[0]!.reason)).toMatch(/already answering/);
+    try {
+      expect((await ask(p, 'hello')).ok).toBe(true);
+    } finally {
+      await (won[0] as PromiseFulfilledResult<Awaited<(typeof starts)[0]>>).value.close();
+    }
+  });
 });
 
 describe('IpcClient', () => {

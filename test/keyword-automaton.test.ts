@@ -168,20 +168,19 @@ describe('KeywordPrefilter', () => {
     expect(pf.starts(aws)).toBeNull();
   });
 
-  it('logs keyword starts for rules that look after them (Rule.startsAfterKeyword)', () => {
+  it('logs keyword ends for rules that start after them (Rule.startAfterKeyword)', () => {
     const rules = rulesFor('outbound');
     const generic = rules.find((r) => r.id === 'generic_secret')!;
     const pf = new KeywordPrefilter(rules);
     const text = `${'x'.repeat(2000)}"api_key": 1, ${'y'.repeat(3000)}DB_PASS_WORD=2 App.Api.Key=3`;
     expect(pf.candidates(Buffer.from(text, 'latin1'))).toContain(generic);
-    const starts = [...pf.keywordStartsOf(generic)!];
-    for (const word of ['api_key', 'PASS_W', 'Api.Key']) expect(starts).toContain(text.indexOf(word));
-    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+    const ends = pf.keywordEndsOf(generic)!;
+    for (const word of ['api_key', 'PASS_W', 'Api.Key']) expect(ends).toContain(text.indexOf(word) + word.length);
     // A rule that declares neither field gets no positions.
-    const plain = rules.find((r) => r.startsBeforeKeyword === undefined && r.startsAfterKeyword === undefined)!;
-    expect(pf.keywordStartsOf(plain)).toBeNull();
+    const plain = rules.find((r) => r.startsBeforeKeyword === undefined && r.startAfterKeyword === undefined)!;
+    expect(pf.keywordEndsOf(plain)).toBeNull();
     // Past the log cap: none, so the rule runs over the whole view.
     expect(pf.candidates(Buffer.from(`${'token '.repeat(17_000)}`, 'latin1'))).toContain(generic);
-    expect(pf.keywordStartsOf(generic)).toBeNull();
+    expect(pf.keywordEndsOf(generic)).toBeNull();
   });
 });

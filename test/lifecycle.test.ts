@@ -56,8 +56,8 @@ interface Guardian {
   port: number;
   out: () => string;
   err: () => string;
-  /** Resolves with the exit code (null when killed by a signal). */
-  exited: Promise<number | null>;
+  /** Resolves with the exit code, or the signal's name when a signal ended it (so a failure names it). */
+  exited: Promise<number | string | null>;
 }
 
 /** A process that stays alive until killed (tracked for cleanup). */
@@ -74,7 +74,9 @@ async function startGuardian(home: string, args: string[] = ['--port', '0']): Pr
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? `${signal}; stderr: ${err.slice(-2000)}` : null))),
+  );
   const port = await waitFor(
     () => {
       if (child.exitCode !== null) throw new Error(`start exited ${child.exitCode}: ${err}`);

@@ -4,7 +4,7 @@
 // cursors look at (`@`, `:`, `=`, quotes, separators), and the benign corpus.
 import { describe, expect, it } from 'vitest';
 import { ALL_RULES } from '../lib/rules/index.js';
-import { findRuleHits } from '../lib/rules/match-rule.js';
+import { findRuleHits, startsAfterKeywords } from '../lib/rules/match-rule.js';
 import { KeywordPrefilter } from '../lib/scanner/keyword-automaton.js';
 import type { Rule } from '../lib/rules/rule.js';
 import { benignJson, benignSamples, prng } from './support/benign-corpus.js';
@@ -156,45 +156,70 @@ describe('rules that start at a keyword (Rule.startsBeforeKeyword)', () => {
   }
 });
 
-// Rules with `startsAfterKeyword` look for a match only just after one of their keywords: the hits
-// must be those of the plain global scan that start within that window after a keyword (found
-// case-insensitively), on the same corpus and long views.
-describe('rules that look just after a keyword (Rule.startsAfterKeyword)', () => {
-  const near = ALL_RULES.filter((r) => r.startsAfterKeyword !== undefined);
-  const bare = (r: Rule): Rule => ({ ...r, locate: undefined, startsAfterKeyword: undefined });
+// Rules with `startAfterKeyword` try their pattern only where one of their keywords leads: for
+// generic_secret, the operator right after the name holding a keyword. The hits must be those of the
+// plain global scan whose key name (read back from the operator, as the rule's accept reads it) holds
+// one of the rule's keywords, found case-insensitively, with at most 64 name characters after it.
+describe('rules that start after a keyword (Rule.startAfterKeyword)', () => {
+  const after = ALL_RULES.filter((r) => r.startAfterKeyword !== undefined);
+  const bare = (r: Rule): Rule => ({ ...r, locate: undefined, startAfterKeyword: undefined });
+  const nameChar = (c: string): boolean => /[A-Za-z0-9_.-]/.test(c);
 
   it('generic_secret has it (one operator per JSON key made it the costliest rule)', () => {
-    expect(near.map((r) => r.id)).toContain('generic_secret');
+    expect(after.map((r) => r.id)).toEqual(['generic_secret']);
   });
+
+  const generic = after[0]!;
+  /** The key name before the operator at `op`: back over 3 spaces or tabs, a quote, then name characters. */
+  const nameBefore = (text: string, op: number): string => {
+    let j = op;
+    while (op - j < 3 && j > 0 && (text[j - 1] === ' ' || text[j - 1] === '\t')) j--;
+    if (j > 0 && (text[j - 1] === '"' || text[j - 1] === "'")) j--;
+    let k = j;
+    while (k > 0 && nameChar(text[k - 1]!)) k--;
+    return text.slice(k, j).toLowerCase();
+  };
+  const keywordLeads = (name: string): boolean =>
+    generic.keywords.some((kw) => {
+      for (let i = name.indexOf(kw); i >= 0; i = name.indexOf(kw, i + 1)) {
+        if (name.length - (i + kw.length) <= 64) return true;
+      }
+      return false;
+    });
 
   const texts = corpus();
   const long = longViews(texts, 31);
   const pf = new KeywordPrefilter(ALL_RULES);
-  for (const rule of near) {
-    const width = rule.startsAfterKeyword!;
-    const keywordBefore = (lower: string, at: number): boolean =>
-      rule.keywords.some((k) => {
-        const p = lower.lastIndexOf(k, at);
-        return p >= 0 && at - p <= width;
-      });
-    it(`${rule.id}: the plain scan's hits that have a keyword just before them`, () => {
-      let found = 0;
-      let dropped = 0;
-      for (const text of [...texts, ...long]) {
-        const lower = text.toLowerCase();
-        const all = findRuleHits(bare(rule), text);
-        const want = all.filter((h) => keywordBefore(lower, h.start));
-        found += want.length;
-        dropped += all.length - want.length;
-        const ran = pf.candidates(Buffer.from(text, 'latin1')).includes(rule);
-        const got = ran ? findRuleHits(rule, text, undefined, 64, null, pf.keywordStartsOf(rule)) : [];
-        expect(got, `${rule.id} on ${JSON.stringify(text.slice(0, 300))}`).toEqual(want);
-      }
-      expect(found).toBeGreaterThan(0);
-      // The corpus has names the window leaves out (mutations split words): the filter is exercised.
-      expect(dropped).toBeGreaterThan(0);
-    });
-  }
+  it("generic_secret: the plain scan's hits whose key name holds a keyword", () => {
+    let found = 0;
+    let dropped = 0;
+    for (const text of [...texts, ...long]) {
+      const all = findRuleHits(bare(generic), text);
+      const want = all.filter((h) => keywordLeads(nameBefore(text, h.start)));
+      found += want.length;
+      dropped += all.length - want.length;
+      const bytes = Buffer.from(text, 'latin1');
+      const ran = pf.candidates(bytes).includes(generic);
+      const starts = ran ? startsAfterKeywords(generic, bytes, pf.keywordEndsOf(generic)) : null;
+      const got = ran ? findRuleHits(generic, text, undefined, 64, starts) : [];
+      expect(got, `on ${JSON.stringify(text.slice(0, 300))}`).toEqual(want);
+    }
+    expect(found).toBeGreaterThan(100);
+    // The corpus has names no keyword leads to (mutations split words): the filter is exercised.
+    expect(dropped).toBeGreaterThan(0);
+  });
+
+  it('generic_secret: a keyword leads to the operator after its name, or nowhere', () => {
+    const at = (text: string, word: string): number =>
+      generic.startAfterKeyword!(Buffer.from(text, 'latin1'), text.indexOf(word) + word.length);
+    expect(at('"api_key": "x"', 'api_key')).toBe(9);
+    expect(at('DB_PASSWORD =x', 'PASSW')).toBe(12);
+    expect(at('client_secret_value\t\t:=x', 'secret')).toBe(21);
+    expect(at('the token is here', 'token')).toBe(-1);
+    expect(at('token    =x', 'token')).toBe(-1); // more than 3 spaces
+    expect(at(`secret${'_'.repeat(70)}=x`, 'secret')).toBe(-1); // more than 64 name characters
+    expect(at('x_token', 'token')).toBe(-1); // the end of the view
+  });
 });
 
 describe('generic_secret key names', () => {

@@ -222,7 +222,16 @@ describe('catch-all rules', () => {
   });
 
   it('finds a secret-named key alone in a body, split spellings included (the operator is looked for just after a keyword)', async () => {
-    for (const name of ['DB_PASS_WORD', 'db.pass-word', 'app.api.key', 'Signing-Key', 'client_secret', 'acme_token']) {
+    for (const name of [
+      'DB_PASS_WORD',
+      'db.pass-word',
+      'ssh_pass_phrase',
+      'app.api.key',
+      'Stripe__Api__Key',
+      'Signing-Key',
+      'client_secret',
+      'acme_token',
+    ]) {
       const v = expandExample('{{rand:alnum:20}}{{rand:digits:4}}');
       for (const body of [`${name}=${v.text}\n`, `{"${name}": "${v.text}"}`]) {
         const r = await scanBuffer(Buffer.from(body), opts('outbound'));

@@ -85,13 +85,12 @@ export function atOperators(ok: (text: string, pos: number) => boolean): (text: 
     // Next `:` and `=` at or after the last `from`; -2 not searched yet, -1 none left.
     let colon = -2;
     let equals = -2;
-    return (from, until = Infinity) => {
+    return (from) => {
       for (;;) {
         if (colon !== -1 && colon < from) colon = text.indexOf(':', from);
         if (equals !== -1 && equals < from) equals = text.indexOf('=', from);
         const p = colon < 0 ? equals : equals < 0 ? colon : Math.min(colon, equals);
-        if (p < 0 || p > until) return -1;
-        if (ok(text, p)) return p;
+        if (p < 0 || ok(text, p)) return p;
         from = p + 1;
       }
     };

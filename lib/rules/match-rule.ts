@@ -1,7 +1,7 @@
 // Runs one rule over one text view. Shared by the streaming scanner and the rule tests, so the
 // examples are checked by exactly the code that scans traffic.
 import { hostMatches } from '../host-match.js';
-import type { LocateCursor, Rule } from './rule.js';
+import type { Rule } from './rule.js';
 
 export interface RuleHit {
   /** Whole match, as offsets into the text. */
@@ -63,37 +63,37 @@ function atPositions(starts: readonly number[]): (from: number) => number {
 }
 
 /**
- * Cursor over the positions `inner` names (every position without one) that lie in a window
- * `[k, k + width]` after one of the sorted keyword starts `ks`. Overlapping windows are asked as one,
- * and `inner` is told where the window ends, so its look back runs at the few operators near a
- * keyword, not at every one in the view.
+ * For a rule with `startAfterKeyword`: the sorted, distinct positions of `view` where its match may
+ * start, from the ends (exclusive, any order) of its keywords found there; null when `keywordEnds` is
+ * (the keyword log overflowed: the rule then runs over the whole view).
  */
-function withinWindows(ks: ArrayLike<number>, width: number, inner: LocateCursor | undefined): LocateCursor {
-  let i = 0;
-  return (from) => {
-    for (;;) {
-      while (i < ks.length && ks[i]! + width < from) i++;
-      if (i === ks.length) return -1;
-      const lo = Math.max(from, ks[i]!);
-      let hi = ks[i]! + width;
-      let j = i + 1;
-      while (j < ks.length && ks[j]! <= hi) hi = ks[j++]! + width;
-      const p = inner ? inner(lo, hi) : lo;
-      if (p >= lo && p <= hi) return p;
-      if (j === ks.length) return -1;
-      i = j;
-      from = ks[j]!;
-    }
-  };
+export function startsAfterKeywords(
+  rule: Rule,
+  view: Uint8Array,
+  keywordEnds: ArrayLike<number> | null,
+): readonly number[] | null {
+  const after = rule.startAfterKeyword;
+  if (after === undefined || keywordEnds === null) return null;
+  const out: number[] = [];
+  for (let i = 0; i < keywordEnds.length; i++) {
+    const p = after(view, keywordEnds[i]!);
+    if (p >= 0) out.push(p);
+  }
+  if (out.length < 2) return out;
+  // Few: most keywords (in prose, `max_tokens`) lead to no operator.
+  out.sort((x, y) => x - y);
+  let w = 1;
+  for (let i = 1; i < out.length; i++) if (out[i] !== out[w - 1]) out[w++] = out[i]!;
+  out.length = w;
+  return out;
 }
 
 /**
  * All accepted hits of `rule` in `text`. `destHost`, when given, silences credentials sent to their issuer.
  * Matching is bounded: a zero-length match advances, and at most `maxHits` are returned. `starts`, for
- * a rule with `startsBeforeKeyword`, are the sorted positions where a match may start (from the
- * keywords found in `text`): the pattern is tried there only. `keywordStarts`, for a rule with
- * `startsAfterKeyword`, are the sorted starts of its keywords in `text`: only matches starting within
- * that many characters after one are looked for.
+ * a rule with `startsBeforeKeyword` or `startAfterKeyword`, are the sorted positions where a match may start (from the
+ * keywords found in `text`, or for a rule with `startAfterKeyword` from `startsAfterKeywords`): the
+ * pattern is tried there only.
  */
 export function findRuleHits(
   rule: Rule,
@@ -101,14 +101,9 @@ export function findRuleHits(
   destHost?: string,
   maxHits = 64,
   starts?: readonly number[] | null,
-  keywordStarts?: ArrayLike<number> | null,
 ): RuleHit[] {
   const hits: RuleHit[] = [];
-  const next = starts
-    ? atPositions(starts)
-    : keywordStarts && rule.startsAfterKeyword !== undefined
-      ? withinWindows(keywordStarts, rule.startsAfterKeyword, rule.locate?.(text))
-      : rule.locate?.(text);
+  const next = starts ? atPositions(starts) : rule.locate?.(text);
   const re = next ? stickyOf(rule.pattern) : rule.pattern;
   re.lastIndex = 0;
   let m: RegExpExecArray | null;

@@ -8,12 +8,8 @@ import type { Direction, Severity, ThreatType } from '../finding-schema.js';
  * alnum, upper, lower, digits, hex, b64 (A-Za-z0-9+/), b64url (A-Za-z0-9_-), b32 (A-Z2-7).
  * The random characters are what the redaction property test checks never leak.
  */
-/**
- * `next(from, until)`: the first position >= `from` where a match may start, or -1 when there is
- * none. With `until`, a cursor may also answer -1 (or any position past `until`) when there is none
- * up to `until`; the caller asks again from further on.
- */
-export type LocateCursor = (from: number, until?: number) => number;
+/** `next(from)`: the first position >= `from` where a match may start, or -1 when there is none. */
+export type LocateCursor = (from: number) => number;
 
 export interface RuleExamples {
   /** Each must give at least one detection of this rule (in one of the rule's directions). */
@@ -63,14 +59,14 @@ export interface Rule {
    */
   readonly startsBeforeKeyword?: number;
   /**
-   * Every match the scanner reports starts within this many characters after the start of one of
-   * `keywords` (found case-insensitively): the scanner runs `locate` (or tries the pattern) only in
-   * those windows, which the keyword prefilter logs as it walks a view, instead of over the whole
-   * view. Unlike `startsBeforeKeyword` this narrows what the rule finds to what it declares: a match
-   * with no keyword in the window before it is not reported. test/rule-locate.test.ts checks the
-   * scanner's hits against the plain global scan's hits that have a keyword in the window.
+   * For a rule whose match starts a short walk after one of its keywords (an operator after a
+   * secret-named key): given the latin1 view and the end (exclusive) of a keyword found there, the one
+   * position where a match may start, or -1. The scanner tries the pattern only at those positions,
+   * found from the keyword prefilter's log with no string made, instead of over the whole view. This
+   * narrows what the rule reports to what it declares: a match that no keyword leads to is not
+   * reported. test/rule-locate.test.ts checks the scanner's hits against the plain global scan's.
    */
-  readonly startsAfterKeyword?: number;
+  readonly startAfterKeyword?: (view: Uint8Array, keywordEnd: number) => number;
   /** Public, non-random format prefix a redacted snippet may keep (`sk-ant-api03-`, `ghp_`, `AKIA`). */
   readonly publicPrefix?: (secret: string) => string;
   /** Drops false positives (documentation examples, placeholders, low-entropy values). */

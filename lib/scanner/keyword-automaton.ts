@@ -106,8 +106,9 @@ const NO_RULES: readonly Rule[] = Object.freeze([]);
 
 /**
  * Per state, the keywords of rules that use keyword positions (`startsBeforeKeyword`,
- * `startsAfterKeyword`) that end there, as index ranges into
- * `rule` and `len`: state s's are [first[s], first[s + 1]).
+ * `startAfterKeyword`) that end there, as index ranges into `rule` and `len`: state s's are
+ * [first[s], first[s + 1]). The log is read as `end - len + 1`: a keyword's start, or with `len` 0
+ * (rules with `startAfterKeyword`) the position right after its end.
  */
 interface KeywordEnds {
   first: Int32Array;
@@ -116,7 +117,7 @@ interface KeywordEnds {
 }
 
 const usesKeywordStarts = (r: Rule): boolean =>
-  r.startsBeforeKeyword !== undefined || r.startsAfterKeyword !== undefined;
+  r.startsBeforeKeyword !== undefined || r.startAfterKeyword !== undefined;
 
 function keywordEnds(d: Dfa, rules: readonly Rule[]): KeywordEnds {
   const own = new Map<number, { rule: number; len: number }[]>();
@@ -124,7 +125,7 @@ function keywordEnds(d: Dfa, rules: readonly Rule[]): KeywordEnds {
     if (!usesKeywordStarts(rules[e.rule]!)) continue;
     let list = own.get(e.state);
     if (!list) own.set(e.state, (list = []));
-    list.push({ rule: e.rule, len: e.len });
+    list.push({ rule: e.rule, len: rules[e.rule]!.startAfterKeyword === undefined ? e.len : 0 });
   }
   const n = d.fail.length;
   const first = new Int32Array(n + 1);
@@ -176,8 +177,13 @@ export class KeywordPrefilter {
   starts(rule: Rule): readonly number[] | null {
     const back = rule.startsBeforeKeyword;
     if (back === undefined) return null;
-    const sorted = this.keywordStartsOf(rule);
-    if (sorted === null) return null;
+    const ri = this.index.get(rule);
+    if (ri === undefined) return null;
+    const all = (this.startsOf ??= this.keywordStarts());
+    if (all.length === 0) return null; // the log overflowed
+    const found = all[ri];
+    if (found === undefined) return [];
+    const sorted = Int32Array.from(found).sort();
     const out: number[] = [];
     // Lanes overlap, and keywords of one rule may share a start: each position once.
     for (let i = 0; i < sorted.length; i++) {
@@ -189,22 +195,22 @@ export class KeywordPrefilter {
   }
 
   /**
-   * For a rule that uses keyword positions, among the last `candidates` call's answer: where its
-   * keywords start in that view, sorted (a position may repeat). Null when the rule declares neither
-   * field or the view had too many keywords to log.
+   * For a rule with `startAfterKeyword`, among the last `candidates` call's answer: where its
+   * keywords end (exclusive) in that view, in walk order (not sorted; a position may repeat). Null
+   * when the rule does not declare it or the view had too many keywords to log.
    */
-  keywordStartsOf(rule: Rule): Int32Array | null {
+  keywordEndsOf(rule: Rule): readonly number[] | null {
     const ri = this.index.get(rule);
-    if (ri === undefined || !usesKeywordStarts(rule)) return null;
+    if (ri === undefined || rule.startAfterKeyword === undefined) return null;
     const all = (this.startsOf ??= this.keywordStarts());
     if (all.length === 0) return null; // the log overflowed
-    const found = all[ri];
-    // Walk order is eight interleaved ascending runs (one per lane): a typed-array sort of a copy
-    // measured 3-4x faster than the array's own sort with a comparator.
-    return found === undefined ? new Int32Array(0) : Int32Array.from(found).sort();
+    return all[ri] ?? [];
   }
 
-  /** One pass over the walk's log: keyword starts per rule (unsorted), or [] when the log overflowed. */
+  /**
+   * One pass over the walk's log: keyword starts (ends for `startAfterKeyword` rules) per rule,
+   * unsorted, or [] when the log overflowed.
+   */
   private keywordStarts(): (number[] | undefined)[] {
     const log = this.wasm.completed();
     if (log === null) return [];

@@ -7,7 +7,7 @@
 import type { Location } from '../finding-schema.js';
 import type { Detection } from '../detection.js';
 import type { Rule } from '../rules/rule.js';
-import { findRuleHits, type RuleHit } from '../rules/match-rule.js';
+import { findRuleHits, startsAfterKeywords, type RuleHit } from '../rules/match-rule.js';
 import { decodeJsonEscapes } from '../decode/json-escapes.js';
 import { decodePercent } from '../decode/percent.js';
 import { decodeEncodedRuns, looksLikeText, type DecodedRun } from '../decode/encoded-runs.js';
@@ -346,9 +346,13 @@ export class TextEngine {
     const prefilter = this.prefilter;
     for (const rule of candidates) {
       // Rules whose match starts at one of their keywords run only where the prefilter saw one.
-      const starts = rule.startsBeforeKeyword === undefined ? null : prefilter.starts(rule);
-      const near = rule.startsAfterKeyword === undefined ? null : prefilter.keywordStartsOf(rule);
-      for (const hit of findRuleHits(rule, view, this.opts.destHost, 64, starts, near)) {
+      const starts =
+        rule.startsBeforeKeyword !== undefined
+          ? prefilter.starts(rule)
+          : rule.startAfterKeyword !== undefined
+            ? startsAfterKeywords(rule, bytes, prefilter.keywordEndsOf(rule))
+            : null;
+      for (const hit of findRuleHits(rule, view, this.opts.destHost, 64, starts)) {
         // Near an open end the match may continue in the next chunk: wait for the next pass.
         if (openEnd && hit.end > view.length - SETTLE_GUARD) continue;
         hits.push({ rule, hit });
