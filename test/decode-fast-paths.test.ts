@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
-import { decodeEncodedRuns, findRuns } from '../lib/decode/encoded-runs.js';
+import { decodeEncodedRuns, findRuns, sepHexBlocksOf } from '../lib/decode/encoded-runs.js';
+import { findSeparatedHex } from '../lib/decode/separated-hex.js';
 import { decodeJsonEscapes } from '../lib/decode/json-escapes.js';
 import { acquire, release } from '../lib/decode/scratch.js';
 import { prng } from './support/benign-corpus.js';
@@ -118,6 +119,70 @@ describe('decodeEncodedRuns equals the reference', () => {
         expect(decodeEncodedRuns(view, openEnd)).toEqual(ref.decodeEncodedRuns(view, openEnd));
       }
     }
+  });
+});
+
+describe("findSeparatedHex near the run finder's candidate blocks equals the full sampled pass", () => {
+  /** Separated hex in every style the decoder reads, of lengths around the minimums. */
+  function hexRun(rand: () => number): string {
+    const bytes = Array.from({ length: 12 + Math.floor(rand() * 40) }, () => Math.floor(rand() * 256));
+    const h = (b: number) => b.toString(16).padStart(2, '0');
+    const style = Math.floor(rand() * 7);
+    if (style === 0) return bytes.map((b) => `\\x${h(b)}`).join('');
+    if (style === 1) return bytes.map((b) => `0x${h(b)}`).join(rand() < 0.5 ? ', ' : ',');
+    if (style === 2) return bytes.map(h).join(':');
+    if (style === 3) return bytes.map(h).join('-').toUpperCase();
+    if (style === 4) return bytes.map(h).join(' ');
+    if (style === 5) {
+      // `od -A x -t x1`: an offset, then 16 pairs a line.
+      let out = '';
+      for (let i = 0; i < bytes.length; i += 16) {
+        out += `${i.toString(16).padStart(7, '0')} ${bytes
+          .slice(i, i + 16)
+          .map(h)
+          .join(' ')}\n`;
+      }
+      return out;
+    }
+    return bytes.map((b) => `\\X${h(b)}`).join('');
+  }
+
+  const hexChars = (rand: () => number, k: number) =>
+    Array.from({ length: k }, () => '0123456789abcdef'[Math.floor(rand() * 16)]).join('');
+
+  it('on text with hex runs of every style at every alignment, UUIDs and near-misses', () => {
+    const rand = prng(41);
+    const fillers = ['the token is ', '{"id":"', '", "n": 12, ', 'deadbeef ', 'c0ffee-', '\n', '  ', ', 0x', ':'];
+    let compared = 0;
+    let found = 0;
+    for (let t = 0; t < 300; t++) {
+      let s = '';
+      const size = 200 + Math.floor(rand() * 6000);
+      while (s.length < size) {
+        const r = rand();
+        if (r < 0.25) s += hexRun(rand);
+        else if (r < 0.35) s += [8, 4, 4, 4, 12].map((k) => hexChars(rand, k)).join('-');
+        else s += fillers[Math.floor(rand() * fillers.length)]!.repeat(1 + Math.floor(rand() * 3));
+      }
+      const view = Buffer.from(s, 'latin1');
+      decodeEncodedRuns(view, false);
+      const blocks = sepHexBlocksOf(view);
+      expect(blocks).not.toBeNull();
+      const full = findSeparatedHex(view, null);
+      expect(findSeparatedHex(view, blocks)).toEqual(full);
+      expect(findSeparatedHex(view)).toEqual(full);
+      compared++;
+      found += full.length;
+    }
+    expect(compared).toBe(300);
+    expect(found).toBeGreaterThan(300);
+  });
+
+  it('skips text with no candidate block (the cost it saves)', () => {
+    const view = Buffer.from(text(prng(5), 64 * 1024), 'latin1');
+    decodeEncodedRuns(view, false);
+    expect(sepHexBlocksOf(view)).toEqual(new Int32Array(0));
+    expect(findSeparatedHex(view)).toEqual([]);
   });
 });
 

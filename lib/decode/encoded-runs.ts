@@ -4,7 +4,7 @@
 // bytes (Buffers), one byte per character.
 import { HEX_VALUE } from './hex.js';
 import { compressionOf, inflateBounded, isTar, tarMembers, type DecodeBudget } from './archive.js';
-import { wasmRuns } from './wasm/run-scan.js';
+import { lastSepHexBlocks, wasmRuns } from './wasm/run-scan.js';
 
 export const MIN_B64_RUN = 24;
 export const MIN_HEX_RUN = 32;
@@ -37,6 +37,34 @@ export function findRuns(s: Uint8Array, min: number, max = Number.POSITIVE_INFIN
 const NO_PAIRS = new Int32Array(0);
 
 /**
+ * The separated-hex candidate blocks the run finder saw in the last few views (see wasm/run-scan.ts),
+ * kept for findSeparatedHex on the same view: it runs after the runs decoded from that view were
+ * scanned, which reuse the module's memory. Found by the view object itself. A few slots, reused in
+ * turn, cover the nesting of decoded views (at most 3 deep); a WeakMap entry per view measured
+ * slower (ephemeron work for the GC on every view).
+ */
+const SLOTS = 8;
+const slotView: (Uint8Array | null)[] = new Array<Uint8Array | null>(SLOTS).fill(null);
+const slotBlocks: Int32Array[] = Array.from({ length: SLOTS }, () => new Int32Array(64));
+const slotLen = new Int32Array(SLOTS);
+let nextSlot = 0;
+
+function keepSepHexBlocks(view: Uint8Array, blocks: Int32Array): void {
+  const k = nextSlot;
+  nextSlot = (k + 1) % SLOTS;
+  if (slotBlocks[k]!.length < blocks.length) slotBlocks[k] = new Int32Array(blocks.length * 2);
+  slotBlocks[k]!.set(blocks);
+  slotLen[k] = blocks.length;
+  slotView[k] = view;
+}
+
+/** The candidate blocks of `view` when the run finder went over all of it lately, else null. */
+export function sepHexBlocksOf(view: Uint8Array): Int32Array | null {
+  for (let k = 0; k < SLOTS; k++) if (slotView[k] === view) return slotBlocks[k]!.subarray(0, slotLen[k]);
+  return null;
+}
+
+/**
  * The same runs as start/end pairs in one array of their own. Runs of 17 or more are found by the SIMD
  * pass in wasm/run-scan.ts; shorter minimums (not used by the scanner) by the sampled loop below.
  */
@@ -45,6 +73,8 @@ function findRunsFlat(s: Uint8Array, min: number, max: number): Int32Array {
   if (n < min || max < 1) return NO_PAIRS;
   if (min < 17) return Int32Array.from(findRunsSampled(s, min, max).flat());
   const found = wasmRuns(s, min, Math.min(max, 0x3fffffff));
+  const blocks = lastSepHexBlocks();
+  if (blocks !== null) keepSepHexBlocks(s, blocks);
   if (found.length === 0) return NO_PAIRS;
   // Copied out of the module's memory: the next call (a nested view) reuses it.
   const pairs = found.slice();

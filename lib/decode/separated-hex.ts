@@ -4,6 +4,7 @@
 // its ASCII column). Contiguous hex (`xxd -p`) is an encoded run (encoded-runs.ts). A run must hold at
 // least MIN_SEP_HEX_BYTES bytes; callers keep only runs that decode to text.
 import { HEX_VALUE } from './hex.js';
+import { sepHexBlocksOf } from './encoded-runs.js';
 
 export const MIN_SEP_HEX_BYTES = 16;
 /** Bare pairs (`41 42`, `41:42`) need a longer run: the sampling stride that keeps the pass cheap depends on it. */
@@ -195,38 +196,61 @@ function runStart(s: Uint8Array, k: number, style: Style): number {
 }
 
 /**
- * Separated-hex runs of the view, at most MAX_RUNS. One sampled pass: a sample whose three bytes hold no
- * marker byte is skipped after three loads, which is most of ordinary text.
+ * Samples near a candidate block (one made only of separated-hex bytes) are taken; others are not: a
+ * run of 59 bytes or more covers a whole block, and a sample that finds a run lies at most 4 bytes
+ * before it. The sample grid stays the same, so the runs found are those of the full pass
+ * (test/decode-fast-paths.test.ts compares both).
  */
-export function findSeparatedHex(s: Buffer): readonly SepHexRun[] {
+const WINDOW_BEFORE = 32;
+const WINDOW_AFTER = 48;
+
+/**
+ * Separated-hex runs of the view, at most MAX_RUNS. One sampled pass: a sample whose three bytes hold no
+ * marker byte is skipped after three loads, which is most of ordinary text. With `blocks` (by default
+ * those the run finder saw in this view, when it went over it), only samples near them are taken.
+ */
+export function findSeparatedHex(
+  s: Buffer,
+  blocks: ArrayLike<number> | null = sepHexBlocksOf(s),
+): readonly SepHexRun[] {
   const out: SepHexRun[] = [];
   const n = s.length;
   let i = 0;
+  let bi = 0;
   while (i + 16 <= n && out.length < MAX_RUNS) {
-    // A bare run repeats its separator every 3 bytes; `\\xHH` and `0xHH,` runs have a `\\`, `x` or `,` in
-    // any 3 bytes. Ordinary text fails both tests on most samples.
-    const b0 = s[i]!;
-    const b1 = s[i + 1]!;
-    const b2 = s[i + 2]!;
-    if (b0 !== s[i + 3] && b1 !== s[i + 4] && b2 !== s[i + 5] && (MARK[b0]! | MARK[b1]! | MARK[b2]!) === 0) {
-      i += SAMPLE;
-      continue;
+    if (blocks !== null) {
+      while (bi < blocks.length && blocks[bi]! + WINDOW_AFTER <= i) bi++;
+      if (bi === blocks.length) break;
+      const lo = blocks[bi]! - WINDOW_BEFORE;
+      if (i < lo) {
+        i += Math.ceil((lo - i) / SAMPLE) * SAMPLE;
+        continue;
+      }
     }
-    let k = -1;
-    for (let d = 0; d < 3 && k < 0; d++) if (MARK[s[i + d]!] === 1 || isSep(s[i + d])) k = runThrough(s, i + d);
-    if (k < 0) {
-      i += SAMPLE;
-      continue;
-    }
-    const style = foundStyle;
-    k = runStart(s, k, style);
-    const r = parseRun(s, k, style);
-    if (r) {
-      out.push({ start: k, end: r[0], bytes: r[1] });
-      i = r[0] + 1;
-    } else {
-      i += SAMPLE;
-    }
+    i = sampleAt(s, i, out);
   }
   return out;
+}
+
+/** One sample at `i`: a run found through it goes to `out`; returns where the next sample is. */
+function sampleAt(s: Buffer, i: number, out: SepHexRun[]): number {
+  // A bare run repeats its separator every 3 bytes; `\\xHH` and `0xHH,` runs have a `\\`, `x` or `,` in
+  // any 3 bytes. Ordinary text fails both tests on most samples.
+  const b0 = s[i]!;
+  const b1 = s[i + 1]!;
+  const b2 = s[i + 2]!;
+  if (b0 !== s[i + 3] && b1 !== s[i + 4] && b2 !== s[i + 5] && (MARK[b0]! | MARK[b1]! | MARK[b2]!) === 0) {
+    return i + SAMPLE;
+  }
+  let k = -1;
+  for (let d = 0; d < 3 && k < 0; d++) if (MARK[s[i + d]!] === 1 || isSep(s[i + d])) k = runThrough(s, i + d);
+  if (k < 0) return i + SAMPLE;
+  const style = foundStyle;
+  k = runStart(s, k, style);
+  const r = parseRun(s, k, style);
+  if (r) {
+    out.push({ start: k, end: r[0], bytes: r[1] });
+    return r[0] + 1;
+  }
+  return i + SAMPLE;
 }

@@ -75,6 +75,7 @@ export const op = {
   i8x16Swizzle: [SIMD, 0x0e],
   i8x16Eq: [SIMD, 0x23],
   v128And: [SIMD, 0x4e],
+  i8x16AllTrue: [SIMD, 0x63],
   i8x16Bitmask: [SIMD, 0x64],
   i8x16ShrU: [SIMD, 0x6d],
 } as const;
