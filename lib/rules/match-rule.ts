@@ -91,8 +91,8 @@ export function startsAfterKeywords(
 /**
  * All accepted hits of `rule` in `text`. `destHost`, when given, silences credentials sent to their issuer.
  * Matching is bounded: a zero-length match advances, and at most `maxHits` are returned. `starts`, for
- * a rule with `startsBeforeKeyword` or `startAfterKeyword`, are the sorted positions where a match may start (from the
- * keywords found in `text`, or for a rule with `startAfterKeyword` from `startsAfterKeywords`): the
+ * a rule with `startsBeforeKeyword` or `startAfterKeyword`, are the sorted positions where a match may
+ * start (from the keywords found in `text`: `KeywordPrefilter.starts`, `startsAfterKeywords`): the
  * pattern is tried there only.
  */
 export function findRuleHits(

@@ -2,15 +2,15 @@
 // them on any decoded view of a message, and tests can run each rule's own examples.
 import type { Direction, Severity, ThreatType } from '../finding-schema.js';
 
+/** `next(from)`: the first position >= `from` where a match may start, or -1 when there is none. */
+export type LocateCursor = (from: number) => number;
+
 /**
  * Example texts a test expands and runs. A `{{rand:CHARSET:LEN}}` token is replaced at test time by
  * LEN random characters from CHARSET, so no real-looking key is ever committed. Charsets:
  * alnum, upper, lower, digits, hex, b64 (A-Za-z0-9+/), b64url (A-Za-z0-9_-), b32 (A-Z2-7).
  * The random characters are what the redaction property test checks never leak.
  */
-/** `next(from)`: the first position >= `from` where a match may start, or -1 when there is none. */
-export type LocateCursor = (from: number) => number;
-
 export interface RuleExamples {
   /** Each must give at least one detection of this rule (in one of the rule's directions). */
   readonly positive: readonly string[];
