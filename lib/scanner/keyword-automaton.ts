@@ -103,6 +103,7 @@ function buildDfa(groups: readonly (readonly string[])[]): Dfa {
 }
 
 const NO_RULES: readonly Rule[] = Object.freeze([]);
+const NO_POSITIONS: readonly number[] = Object.freeze([]);
 
 /**
  * Per state, the keywords of rules that use keyword positions (`startsBeforeKeyword`,
@@ -177,12 +178,8 @@ export class KeywordPrefilter {
   starts(rule: Rule): readonly number[] | null {
     const back = rule.startsBeforeKeyword;
     if (back === undefined) return null;
-    const ri = this.index.get(rule);
-    if (ri === undefined) return null;
-    const all = (this.startsOf ??= this.keywordStarts());
-    if (all.length === 0) return null; // the log overflowed
-    const found = all[ri];
-    if (found === undefined) return [];
+    const found = this.logged(rule);
+    if (found === null) return null;
     const sorted = Int32Array.from(found).sort();
     const out: number[] = [];
     // Lanes overlap, and keywords of one rule may share a start: each position once.
@@ -200,11 +197,16 @@ export class KeywordPrefilter {
    * when the rule does not declare it or the view had too many keywords to log.
    */
   keywordEndsOf(rule: Rule): readonly number[] | null {
+    return rule.startAfterKeyword === undefined ? null : this.logged(rule);
+  }
+
+  /** The last view's logged positions for `rule` ([] when none), or null when the log overflowed. */
+  private logged(rule: Rule): readonly number[] | null {
     const ri = this.index.get(rule);
-    if (ri === undefined || rule.startAfterKeyword === undefined) return null;
+    if (ri === undefined) return null;
     const all = (this.startsOf ??= this.keywordStarts());
     if (all.length === 0) return null; // the log overflowed
-    return all[ri] ?? [];
+    return all[ri] ?? NO_POSITIONS;
   }
 
   /**

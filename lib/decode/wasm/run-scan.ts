@@ -7,15 +7,15 @@
 // per MB, a third of the decoders' time once allocations were gone). This pass gives the same runs in
 // 0.26 ms per MB including the copy of the view into the module's memory (benign JSON corpus, 64 KiB
 // views, CPU time); classifying with comparisons (letters by range, digits by range, four `==`) instead
-// of the nibble tables below measured 0.39. The module is assembled here from its instructions (no
-// toolchain, no binary file; the writer is ../../wasm/emit.ts): the listing below is the whole program, checked against the JS reference
-// (test/support/reference/encoded-runs.ts) by test/decode-fast-paths.test.ts.
+// of the nibble tables below measured 0.39. The module is assembled here from its instructions with
+// ../../wasm/emit.ts (no toolchain, no binary file): the listing below is the whole program, checked
+// against the JS reference (test/support/reference/encoded-runs.ts) by test/decode-fast-paths.test.ts.
 
 import { code, instantiate, op, wasmModule } from '../../wasm/emit.js';
 
-// Function `runs(inPtr, n, min, outPtr, max) -> count`: writes [start, end) pairs (offsets from inPtr)
-// of the maximal runs of at least `min` (>= 17) run characters in mem[inPtr, inPtr + n) to outPtr, at
-// most `max` of them. mem[inPtr + n, inPtr + n + 16) must be zero (a non-run byte closes the last run).
+// Function `runs(inPtr, n, min, outPtr, max, sepPtr) -> count`: writes [start, end) pairs (offsets
+// from inPtr) of the maximal runs of at least `min` (>= 17) run characters in mem[inPtr, inPtr + n) to
+// outPtr, at most `max` of them. mem[inPtr + n, inPtr + n + 16) must be zero (a non-run byte closes the last run).
 // It also writes, from sepPtr + 4 on, the offsets of the 16-byte blocks whose every byte can be part of
 // a separated-hex run (see SEP_LO below), and their count at sepPtr: such a run of 31 bytes or more
 // always covers one, so lib/decode/separated-hex.ts samples only near them.

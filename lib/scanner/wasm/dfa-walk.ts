@@ -38,6 +38,7 @@ const DELTA = 1024;
 export const LOG_CAP = 16 * 1024;
 /** A state's row: one i32 per byte value. */
 const ROW = 256 * 4;
+/** log2(ROW): the keyword log turns a row's offset into its state's index with a shift. */
 const ROW_SHIFT = 10;
 /** Lanes walked at once: independent lookup chains keep the CPU busy while each waits on its load. */
 const LANES = 8;
@@ -268,19 +269,13 @@ export class WasmDfaWalk {
 
   /**
    * The keywords completed in the last view: `count` (address, state row) pairs from `i32[at]` on,
-   * in walk order (a position may come twice: lanes overlap); `viewAt` is the view's address and
-   * `row` a row's size (`1 << rowShift`). Null when there were more than LOG_CAP of them.
+   * in walk order (a position may come twice: lanes overlap); `viewAt` is the view's address and a
+   * state row's byte offset shifted right by `rowShift` is the state's index. Null when there were
+   * more than LOG_CAP of them.
    */
-  completed(): {
-    count: number;
-    i32: Int32Array;
-    at: number;
-    viewAt: number;
-    row: number;
-    rowShift: number;
-  } | null {
+  completed(): { count: number; i32: Int32Array; at: number; viewAt: number; rowShift: number } | null {
     const count = this.i32[LOG_COUNT / 4]!;
     if (count > LOG_CAP) return null;
-    return { count, i32: this.i32, at: this.logAt / 4, viewAt: this.viewAt, row: ROW, rowShift: ROW_SHIFT };
+    return { count, i32: this.i32, at: this.logAt / 4, viewAt: this.viewAt, rowShift: ROW_SHIFT };
   }
 }
