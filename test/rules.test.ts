@@ -4,13 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { ALL_RULES, RULE_IDS, rulesFor } from '../lib/rules/index.js';
 import { findRuleHits, keywordsPresent, type RuleHit } from '../lib/rules/match-rule.js';
 import type { Rule } from '../lib/rules/rule.js';
-import { isPlaceholder, looksLikeRealSecret, shannonEntropy } from '../lib/rules/false-positive.js';
+import { isPlaceholder, looksLikePassword, looksLikeRealSecret, shannonEntropy } from '../lib/rules/false-positive.js';
 import { expandExample } from './support/expand-example.js';
 
 const latin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
 
 /** Examples with random parts are expanded this many times, so rare random shapes show up. */
-const REPEAT = 20;
+const REPEAT = Number(process.env.RULES_REPEAT ?? 20);
 
 const SEEDS: Record<string, 'EXFIL' | 'INJECTION'> = {
   ai_api_key: 'EXFIL',
@@ -171,6 +171,22 @@ describe('false-positive helpers', () => {
     expect(shannonEntropy('abcd')).toBeCloseTo(2);
     expect(looksLikeRealSecret('wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY')).toBe(false);
     expect(looksLikeRealSecret('AKIAIOSFODNN7EXAMPLE')).toBe(false);
+    // 24 random characters CI drew with 3.40 bits each: a rule's 3.5 gives way to what random keys
+    // of that length reach; a short word does not get the same allowance.
+    expect(shannonEntropy('z0hzKynuz0HrdyddVyzdnwjz')).toBeLessThan(3.5);
+    expect(looksLikeRealSecret('z0hzKynuz0HrdyddVyzdnwjz', 3.5)).toBe(true);
+    expect(looksLikeRealSecret('qwerty', 3)).toBe(false);
+    expect(looksLikeRealSecret('abcabcabcabcabcabcabcabc', 3.5)).toBe(false);
+  });
+
+  it('tells a default built from a word from a random password that starts like one', () => {
+    for (const p of ['password123', 'mypass', 'MyPass', 'DB_PROD', 'dbpass1', 'secret-key', 'TestUser']) {
+      expect(looksLikePassword(p), p).toBe(false);
+    }
+    // A random 12-character password that happens to begin with `db` (CI drew this one): still a password.
+    for (const p of ['DBIjSwWtBlxI', 'myQz8TvLkPw', 'PassXqRtWvZy']) {
+      expect(looksLikePassword(p), p).toBe(true);
+    }
   });
 });
 

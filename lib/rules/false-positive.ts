@@ -78,7 +78,18 @@ export function isDocExample(s: string): boolean {
 export function looksLikeRealSecret(secret: string, minEntropy = 3): boolean {
   if (isPlaceholder(secret) || isDocExample(secret)) return false;
   if (distinctChars(secret) < Math.min(6, secret.length)) return false;
-  return shannonEntropy(secret) >= minEntropy;
+  return shannonEntropy(secret) >= Math.min(minEntropy, entropyRandomReaches(secret.length));
+}
+
+/**
+ * Bits per character that `n` random alphanumerics reach all but about once in a million draws
+ * (measured: log2(n) - 1.25, so 3.07 at 20, 3.33 at 24, no cap from 28 on), and never less than 3,
+ * which keeps short words (`qwerty`, 2.58) out. A key of 20-27 characters is held to this rather than
+ * to a rule's higher threshold, which 24 random characters miss about once in 50,000 draws at 3.5
+ * (CI drew `stripe.api_key = "rk_live_…"` with 3.40).
+ */
+function entropyRandomReaches(n: number): number {
+  return Math.max(3, Math.log2(Math.max(n, 1)) - 1.25);
 }
 
 /**
@@ -134,10 +145,12 @@ export function looksLikePassword(pw: string, user = ''): boolean {
   if (isPlaceholder(pw) || isDocExample(pw)) return false;
   const lower = pw.toLowerCase();
   if (COMMON_PASSWORDS.has(lower) || lower === user.toLowerCase()) return false;
-  if (
-    /^(?:pass(?:word)?|secret|pwd|user(?:name)?|db|my|test)[-_]?[a-z0-9]{0,12}$/i.test(pw) &&
-    !/[A-Z].*[0-9]|[0-9].*[A-Z]/.test(pw)
-  )
+  // A word and a short word-like tail (`password123`, `MyPass`, `DB_PROD`): a default, not a secret.
+  // The tail's case is checked as written, so a random `DBIjSwWtBlxI` that merely starts with `db` stays
+  // a password.
+  const tail = /^(?:pass(?:word)?|secret|pwd|user(?:name)?|db|my|test)[-_]?(?<tail>[A-Za-z0-9]{0,12})$/i.exec(pw)
+    ?.groups?.tail;
+  if (tail !== undefined && /^(?:[A-Z]?[a-z0-9]*|[A-Z0-9]*)$/.test(tail) && !/[A-Z].*[0-9]|[0-9].*[A-Z]/.test(pw))
     return false;
   if (/^[A-Z_]+$/.test(pw) || /^[a-z_-]+$/.test(pw)) return false; // PASSWORD, db_password: words
   return charClasses(pw) >= 2 && distinctChars(pw) >= 5;

@@ -1,8 +1,14 @@
-// Expands `{{rand:CHARSET:LEN}}` tokens in rule examples with crypto-random characters, so no
+// Expands `{{rand:CHARSET:LEN}}` tokens in rule examples with characters drawn at run time, so no
 // real-looking key is ever committed. Returns the random parts so tests can check they are redacted.
+//
+// The draws come from a seeded generator, so every run of the suite sees the same keys and a failure
+// can be run again: entropy thresholds miss a few random keys in 100,000 by design, and a suite that
+// drew fresh keys each run failed in CI about once in a few hundred runs on such a key. To explore
+// new draws, set EXAMPLES_SEED (a number, or `random`); a failure's message holds the text it drew.
 import { randomInt } from 'node:crypto';
 import {
   distinctChars,
+  hasRepeatedRun,
   isDocExample,
   isPlaceholder,
   isWordy,
@@ -31,11 +37,39 @@ const MIXED = new Set(['alnum', 'b64', 'b64url']);
 const TOKEN_RE = /\{\{rand:([^:}]*):([0-9]+)\}\}/g;
 const PAIR_RE = /\{\{b64pair:([^:}]*):([^:}]*):([0-9]+)\}\}/g;
 
+function seedFromEnv(): number {
+  const v = process.env.EXAMPLES_SEED;
+  if (v === undefined || v === '') return 0x5eed_2026;
+  if (v === 'random') {
+    const seed = randomInt(2 ** 32 - 1);
+    console.log(`EXAMPLES_SEED=${seed}`);
+    return seed;
+  }
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
+    throw new Error(`EXAMPLES_SEED must be an integer in [0, 2^32) or "random", got ${v}`);
+  return n;
+}
+
+/** mulberry32: a small, well-spread 32-bit generator; these are test keys, not cryptography. */
+function seeded(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+  };
+}
+
+const drawBelow = seeded(seedFromEnv());
+
 export function randomString(charset: string, length: number): string {
   const chars = CHARSETS[charset];
   if (chars === undefined) throw new Error(`unknown example charset: ${charset}`);
   let out = '';
-  for (let i = 0; i < length; i++) out += chars[randomInt(chars.length)];
+  for (let i = 0; i < length; i++) out += chars[drawBelow(chars.length)];
   return out;
 }
 
@@ -48,9 +82,14 @@ function looksLikeFiller(part: string, charset = ''): boolean {
   return part.length >= 8 && (distinctChars(part) < 6 || shannonEntropy(part) < 2.5);
 }
 
-/** A filler word made of the draw together with the literal text next to it (`.01` + `2345605`). */
+/**
+ * A filler word, or a run of one repeated character (`.01` + `1111110`: seven 1s), made of the draw
+ * together with the literal text next to it.
+ */
 function fillerAcross(before: string, part: string, after: string): boolean {
   const s = before + part + after;
+  // Six literal characters either side at most, so the run always takes in part of the draw.
+  if (hasRepeatedRun(before.slice(-6) + part + after.slice(0, 6), 7)) return true;
   for (const m of s.matchAll(new RegExp(PLACEHOLDER_WORD_RE.source, 'gi'))) {
     if (m.index < before.length + part.length && m.index + m[0].length > before.length) return true;
   }
