@@ -425,6 +425,70 @@ describe('client faults', () => {
     await settled();
   });
 
+  for (const via of ['http', 'http chunked', 'https'] as const) {
+    it(`an upstream that stops reading an upload (${via}): the guardian stops pulling it too`, async () => {
+      // Body writes of one turn are batched (corked) before they go upstream; backpressure must still
+      // reach the client. Without it the guardian would read the whole upload into memory and the
+      // client's writes would never stall.
+      const total = 160 * MiB;
+      const u = await rawUpstream((s) => s.pause());
+      const front = tls.createServer({ ...upCa.certFor('localhost'), ALPNProtocols: ['http/1.1'] }, (c) => {
+        const back = net.connect(u.port, '127.0.0.1');
+        back.on('error', () => c.destroy());
+        c.on('error', () => back.destroy());
+        c.pipe(back).pipe(c);
+        c.on('close', () => back.destroy());
+        back.on('close', () => c.destroy());
+      });
+      front.listen(0, '127.0.0.1');
+      await once(front, 'listening');
+      const sockets: { destroy(): void }[] = [];
+      try {
+        let client: net.Socket;
+        const chunked = via === 'http chunked';
+        const framing = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${total}`;
+        if (via === 'https') {
+          const port = (front.address() as net.AddressInfo).port;
+          const raw = await connectTunnel(g.port, `localhost:${port}`);
+          sockets.push(raw);
+          client = tls.connect({ socket: raw, servername: 'localhost', ca: [g.svc.ca!.certPem] });
+          client.on('error', () => undefined);
+          await once(client, 'secureConnect');
+          client.write(`POST /up HTTP/1.1\r\nHost: localhost:${port}\r\n${framing}\r\n\r\n`);
+        } else {
+          client = net.connect(g.port, '127.0.0.1');
+          client.on('error', () => undefined);
+          client.write(
+            `POST http://127.0.0.1:${u.port}/up HTTP/1.1\r\nHost: 127.0.0.1:${u.port}\r\n${framing}\r\n\r\n`,
+          );
+        }
+        sockets.push(client);
+        const block = Buffer.alloc(64 * 1024, 0x61);
+        const piece = chunked ? Buffer.concat([Buffer.from('10000\r\n'), block, Buffer.from('\r\n')]) : block;
+        let written = 0;
+        while (written < total && !client.destroyed) {
+          written += block.length;
+          if (!client.write(piece)) {
+            const drained = await Promise.race([
+              once(client, 'drain').then(() => true),
+              new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+            ]);
+            if (!drained) break;
+          }
+        }
+        // Kernel socket buffers on four hops hold some tens of MiB at most; the rest must wait.
+        expect(written).toBeLessThan(80 * MiB);
+        expect(u.accepted()).toBe(1);
+      } finally {
+        for (const s of sockets) s.destroy();
+        await u.close();
+        await new Promise((r) => front.close(r));
+      }
+      await healthy(true);
+      await settled();
+    });
+  }
+
   it('invalid chunked framing from the client: 400 and the connection is closed', async () => {
     const bodies = ['ZZZ\r\nabc\r\n0\r\n\r\n', '5\r\nabc\r\n0\r\n\r\n', '3\r\nabcXY0\r\n\r\n', '-1\r\nx\r\n'];
     for (const body of bodies) {

@@ -7,6 +7,7 @@
 // upstream socket). Body bytes go to taps (the scanners) after they have been forwarded, and both
 // directions keep backpressure: nothing is buffered beyond a socket's own buffers.
 import type http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ResponseParser, type ResponseEvents, type ResponseHead } from './http1/response-parser.js';
 import { formatHostPort } from './connect-target.js';
 import type { ConnHolder, UpstreamConn, UpstreamPool, UpstreamTarget } from './upstream-pool.js';
@@ -132,6 +133,12 @@ function responseHeaders(head: ResponseHead): string[] {
 }
 
 /**
+ * Bytes a batch of body writes may hold before backpressure applies without waiting for the flush: the
+ * writes of one turn can otherwise add up to what the kernel hands over in one poll (32 reads of 64 KiB).
+ */
+const BATCH_BYTES = 256 * 1024;
+
+/**
  * Forwards `f.req` and answers `f.res`. A request without a body on a reused connection that the server
  * closed meanwhile (it gets no answer at all) is sent once more on a new connection.
  */
@@ -153,6 +160,12 @@ class Exchange implements ConnHolder, ResponseEvents {
   private retried = false;
   private requestTap: BodyTap | null;
   private responseTap: BodyTap | null = null;
+  /** Request body writes held (corked) until this turn's check phase; see `batchRequest`. */
+  private requestBatched = false;
+  private requestPaused = false;
+  /** Request bodies that come as TLS records or chunked are batched; see `batchRequest`. */
+  private readonly batchesRequest: boolean;
+  private responseBatched = false;
 
   constructor(private readonly f: ForwardRequest) {
     const { req } = f;
@@ -162,6 +175,7 @@ class Exchange implements ConnHolder, ResponseEvents {
     this.requestDone = !this.hasBody;
     this.head = requestHead(f, this.chunked);
     this.requestTap = f.requestTap ?? null;
+    this.batchesRequest = this.chunked || (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
   }
 
   begin(): void {
@@ -204,21 +218,49 @@ class Exchange implements ConnHolder, ResponseEvents {
   private onRequestData(chunk: Buffer): void {
     const u = this.conn?.socket;
     if (u && !u.destroyed) {
-      let ok: boolean;
+      if (this.batchesRequest) this.batchRequest(u);
       if (this.chunked) {
         u.write(`${chunk.length.toString(16)}\r\n`);
         u.write(chunk);
-        ok = u.write('\r\n');
+        u.write('\r\n');
       } else {
-        ok = u.write(chunk);
+        u.write(chunk);
       }
-      if (!ok) {
-        const req = this.f.req;
-        req.pause();
-        u.once('drain', () => req.resume());
-      }
+      // Unbatched, each write is judged; a batch when it is flushed, or at once when it grew this large.
+      if (this.requestBatched ? u.writableLength >= BATCH_BYTES : u.writableNeedDrain) this.pauseRequest(u);
     }
     this.requestTap?.write(chunk);
+  }
+
+  /**
+   * The body chunks that arrive in one turn of the event loop leave together: the upstream socket is
+   * corked at the first and uncorked in that turn's check phase (setImmediate, same loop iteration, no
+   * timer). A 64 KiB read over TLS comes as four 16 KiB records, and a chunked body as three writes per
+   * chunk; batched, they are one writev (over TLS one SSL_write) instead of one syscall each. A plain-HTTP
+   * body with a length arrives in 64 KiB reads, one write each: batching those measured 4-5% slower at 32
+   * connections, so they are written at once.
+   */
+  private batchRequest(u: Duplex): void {
+    if (this.requestBatched) return;
+    this.requestBatched = true;
+    u.cork();
+    setImmediate(() => {
+      this.requestBatched = false;
+      u.uncork();
+      if (u.writableNeedDrain && !u.destroyed) this.pauseRequest(u);
+    });
+  }
+
+  /** Backpressure: the client's upload waits until the upstream socket has written what it holds. */
+  private pauseRequest(u: Duplex): void {
+    if (this.requestPaused) return;
+    this.requestPaused = true;
+    const req = this.f.req;
+    req.pause();
+    u.once('drain', () => {
+      this.requestPaused = false;
+      req.resume();
+    });
   }
 
   private onRequestEnd(): void {
@@ -308,15 +350,38 @@ class Exchange implements ConnHolder, ResponseEvents {
   }
 
   onBody(chunk: Buffer): void {
-    const u = this.conn?.socket;
-    if (!this.f.res.write(chunk) && u && !u.isPaused()) {
-      u.pause();
-      // Only while this exchange still holds the connection: once pooled, it may be paused by another.
-      this.f.res.once('drain', () => {
-        if (this.conn?.socket === u) u.resume();
-      });
-    }
+    const res = this.f.res;
+    this.batchResponse(res.socket);
+    res.write(chunk);
+    if (this.responseBatched ? res.writableLength >= BATCH_BYTES : res.writableNeedDrain) this.pauseUpstream();
     this.responseTap?.write(chunk);
+  }
+
+  /**
+   * The response's chunks of one turn leave together, as the request's do (`batchRequest`): over TLS the
+   * upstream's records come 16 KiB at a time. The client's socket itself is corked, so the uncork matches
+   * the cork even if the response lets go of its socket meanwhile.
+   */
+  private batchResponse(sock: Duplex | null): void {
+    if (this.responseBatched || !sock || sock.destroyed) return;
+    this.responseBatched = true;
+    sock.cork();
+    setImmediate(() => {
+      this.responseBatched = false;
+      sock.uncork();
+      if (this.f.res.writableNeedDrain) this.pauseUpstream();
+    });
+  }
+
+  /** Backpressure: the upstream's answer waits until the client has taken what the guardian holds. */
+  private pauseUpstream(): void {
+    const u = this.conn?.socket;
+    if (!u || u.isPaused()) return;
+    u.pause();
+    // Only while this exchange still holds the connection: once pooled, it may be paused by another.
+    this.f.res.once('drain', () => {
+      if (this.conn?.socket === u) u.resume();
+    });
   }
 
   onEnd(): void {

@@ -79,10 +79,11 @@ function handle(batch: Batch): void {
         break;
       }
       case 'data': {
-        // Copied out: the ring space is reused once acknowledged, and a scanner may keep what it is fed
-        // (the text window between feeds, zlib's input queue). One copy per chunk, not one per batch: a
-        // message's scanner keeps only its own bytes alive, never a whole batch of other messages'.
-        scanners.get(op.id)?.write(Buffer.from(ring.subarray(op.off, op.off + op.len)));
+        // A view of the ring, whose space is reused once acknowledged: the scanner copies what it keeps
+        // (the text window's unscanned bytes, zlib's input), and only its own message's bytes. Copying
+        // each chunk out first cost 15% of this thread under the mix load (the bytes were then copied
+        // again into the window).
+        scanners.get(op.id)?.writeTransient(ring.subarray(op.off, op.off + op.len));
         fed.set(op.id, (fed.get(op.id) ?? 0) + op.len);
         break;
       }

@@ -187,6 +187,25 @@ export class MessageScanner {
   }
 
   /**
+   * Feeds raw body bytes that stay valid only during this call (a view of the scan workers' shared
+   * ring, reused once acknowledged). What the scanner keeps past the call is copied: a content decoder
+   * gets the chunk copied (zlib queues its input), the text window its unscanned bytes. An identity body
+   * is so copied once, into the window, instead of once out of the ring and again into the window.
+   */
+  writeTransient(chunk: Buffer): void {
+    if (this.closed) return;
+    const decodes = this.decoder !== null || (this.bytesIn === 0 && !this.fallback && this.sniffGzip(chunk));
+    if (decodes) {
+      const copy = Buffer.allocUnsafe(chunk.length);
+      chunk.copy(copy);
+      this.write(copy);
+      return;
+    }
+    this.write(chunk);
+    (this.fallback ?? this.engine).detach();
+  }
+
+  /**
    * A hole of `n` raw bytes (forwarded unscanned because the scanner was behind). An identity body goes
    * on with true offsets; the hole does not count against `maxScanBytes` (no byte of it was scanned). A
    * content-coded body cannot be decoded past a hole: its scan stops here.

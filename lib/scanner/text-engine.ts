@@ -148,6 +148,19 @@ export class TextEngine {
     }
   }
 
+  /**
+   * The window stops referring to the caller's chunk: its unscanned bytes move into a buffer of our own,
+   * so the chunk may change as soon as this returns (a view of the scan workers' shared ring).
+   */
+  detach(): void {
+    if (this.owned || this.len === 0) return;
+    // Not owned: the window is one chunk's view of at most SCAN_BATCH bytes (`append`).
+    const own = Buffer.allocUnsafe(Math.max(this.len, 1024));
+    this.win.copy(own, 0, 0, this.len);
+    this.win = own;
+    this.owned = true;
+  }
+
   /** Feeds a latin1 string (SSE event text, a header block). */
   feedText(latin1: string): void {
     if (latin1.length > 0) this.feed(Buffer.from(latin1, 'latin1'));
