@@ -425,6 +425,27 @@ describe('client faults', () => {
     await settled();
   });
 
+  it('a response of many one-byte chunks arriving at once: relayed byte for byte (batches written out early)', async () => {
+    // 20,000 chunks in one write from the upstream: each is a write on the client socket, far more than
+    // one batch may hold, so the batch is written out early and goes on; order and bytes must survive.
+    const n = 20_000;
+    const body = Buffer.from(Array.from({ length: n }, (_, i) => String.fromCharCode(97 + (i % 26))).join(''));
+    const wire = Buffer.concat([...body].map((b) => Buffer.from(`1\r\n${String.fromCharCode(b)}\r\n`)));
+    const u = await rawUpstream((s) => {
+      s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+      s.end(Buffer.concat([wire, Buffer.from('0\r\n\r\n')]));
+    });
+    try {
+      const r = await viaProxyHttp(g.port, `http://127.0.0.1:${u.port}/tiny`);
+      expect(r.status).toBe(200);
+      expect(r.body.equals(body)).toBe(true);
+      await healthy();
+      await settled(u);
+    } finally {
+      await u.close();
+    }
+  });
+
   for (const via of ['http', 'http chunked', 'https'] as const) {
     it(`an upstream that stops reading an upload (${via}): the guardian stops pulling it too`, async () => {
       // Body writes of one turn are batched (corked) before they go upstream; backpressure must still

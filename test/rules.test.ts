@@ -176,15 +176,31 @@ describe('false-positive helpers', () => {
     expect(shannonEntropy('z0hzKynuz0HrdyddVyzdnwjz')).toBeLessThan(3.5);
     expect(looksLikeRealSecret('z0hzKynuz0HrdyddVyzdnwjz', 3.5)).toBe(true);
     expect(looksLikeRealSecret('qwerty', 3)).toBe(false);
+    // Under 20 characters a rule's own threshold stands (a 13-character `mydockertoken` has 3.24 bits).
+    expect(looksLikeRealSecret('mydockertoken', 3.5)).toBe(false);
     expect(looksLikeRealSecret('abcabcabcabcabcabcabcabc', 3.5)).toBe(false);
   });
 
   it('tells a default built from a word from a random password that starts like one', () => {
-    for (const p of ['password123', 'mypass', 'MyPass', 'DB_PROD', 'dbpass1', 'secret-key', 'TestUser']) {
+    for (const p of [
+      'password123',
+      'mypass',
+      'MyPass',
+      'DB_PROD',
+      'dbpass1',
+      'secret-key',
+      'TestUser',
+      'MyPassWord',
+      'MySQLPass',
+      'dbPassWord',
+      'myDbPass',
+      'MySecretKey',
+      'SecretKeyBase',
+    ]) {
       expect(looksLikePassword(p), p).toBe(false);
     }
-    // A random 12-character password that happens to begin with `db` (CI drew this one): still a password.
-    for (const p of ['DBIjSwWtBlxI', 'myQz8TvLkPw', 'PassXqRtWvZy']) {
+    // A random password that happens to begin with `db` or `my` (CI drew the first): still a password.
+    for (const p of ['DBIjSwWtBlxI', 'myQz8TvLkPw', 'PassXqRtWvZy', 'db4f9a1c0e7b', 'my8x3kq9z2ab', 'MYRIXakRifNqHv']) {
       expect(looksLikePassword(p), p).toBe(true);
     }
   });

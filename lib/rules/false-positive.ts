@@ -89,7 +89,8 @@ export function looksLikeRealSecret(secret: string, minEntropy = 3): boolean {
  * (CI drew `stripe.api_key = "rk_live_…"` with 3.40).
  */
 function entropyRandomReaches(n: number): number {
-  return Math.max(3, Math.log2(Math.max(n, 1)) - 1.25);
+  // Below 20 characters the rule's own threshold stands.
+  return n < 20 ? Infinity : Math.max(3, Math.log2(n) - 1.25);
 }
 
 /**
@@ -145,15 +146,26 @@ export function looksLikePassword(pw: string, user = ''): boolean {
   if (isPlaceholder(pw) || isDocExample(pw)) return false;
   const lower = pw.toLowerCase();
   if (COMMON_PASSWORDS.has(lower) || lower === user.toLowerCase()) return false;
-  // A word and a short word-like tail (`password123`, `MyPass`, `DB_PROD`): a default, not a secret.
-  // The tail's case is checked as written, so a random `DBIjSwWtBlxI` that merely starts with `db` stays
-  // a password.
+  // A word and a short tail of words and a number (`password123`, `MyPassWord`, `MySQLPass`, `DB_PROD`): a
+  // default, not a secret. The tail's case is read as written, so a random `DBIjSwWtBlxI` or hex
+  // `db4f9a1c0e7b` that merely starts like a word stays a password.
   const tail = /^(?:pass(?:word)?|secret|pwd|user(?:name)?|db|my|test)[-_]?(?<tail>[A-Za-z0-9]{0,12})$/i.exec(pw)
     ?.groups?.tail;
-  if (tail !== undefined && /^(?:[A-Z]?[a-z0-9]*|[A-Z0-9]*)$/.test(tail) && !/[A-Z].*[0-9]|[0-9].*[A-Z]/.test(pw))
-    return false;
+  if (tail !== undefined && isWordTail(tail) && !/[A-Z].*[0-9]|[0-9].*[A-Z]/.test(pw)) return false;
   if (/^[A-Z_]+$/.test(pw) || /^[a-z_-]+$/.test(pw)) return false; // PASSWORD, db_password: words
   return charClasses(pw) >= 2 && distinctChars(pw) >= 5;
+}
+
+/**
+ * Nothing, a number, an upper-case word (`PROD`), or words in camel case with a number after them, one of
+ * them at least three letters long (`Pass`, `DbPass`, `SQLPass`, `word12`; not `XqRtWvZy`, `RIXakRifNqHv`).
+ */
+function isWordTail(tail: string): boolean {
+  if (/^(?:[A-Z]*|[0-9]*)[0-9]{0,6}$/.test(tail)) return true;
+  // After the first word (`Db` in `myDbPass`) a capitalised word has three letters or more: random
+  // text (`RIXakRifNqHv`) soon has a short one.
+  const words = /^((?:[A-Z]{2,5}(?![a-z]))?[A-Z]?[a-z]+(?:[A-Z][a-z]{2,})*)[0-9]{0,6}$/.exec(tail)?.[1];
+  return words !== undefined && /[A-Z][a-z]{2}|[a-z]{3}/.test(words);
 }
 
 /**
