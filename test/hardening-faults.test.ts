@@ -65,6 +65,21 @@ async function settled(...ups: RawUpstream[]): Promise<void> {
   for (const u of ups) await waitFor(u.open, (n) => n === 0, 'upstream connections to close', 10_000);
 }
 
+/** A TLS server (upstream CA, `localhost`) piping each connection to a raw upstream's port. */
+async function tlsFront(port: number): Promise<tls.Server> {
+  const front = tls.createServer({ ...upCa.certFor('localhost'), ALPNProtocols: ['http/1.1'] }, (c) => {
+    const back = net.connect(port, '127.0.0.1');
+    back.on('error', () => c.destroy());
+    c.on('error', () => back.destroy());
+    c.pipe(back).pipe(c);
+    c.on('close', () => back.destroy());
+    back.on('close', () => c.destroy());
+  });
+  front.listen(0, '127.0.0.1');
+  await once(front, 'listening');
+  return front;
+}
+
 /** A raw request head sent to the proxy for `url`. */
 const get = (url: string, extra = '') => `GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\n${extra}\r\n`;
 
@@ -349,16 +364,7 @@ describe('client faults', () => {
         } else {
           // The tunnel target is the raw upstream's port, but inspected HTTPS needs a TLS upstream:
           // put a TLS front on it.
-          const front = tls.createServer({ ...upCa.certFor('localhost'), ALPNProtocols: ['http/1.1'] }, (c) => {
-            const back = net.connect(u.port, '127.0.0.1');
-            back.on('error', () => c.destroy());
-            c.on('error', () => back.destroy());
-            c.pipe(back).pipe(c);
-            c.on('close', () => back.destroy());
-            back.on('close', () => c.destroy());
-          });
-          front.listen(0, '127.0.0.1');
-          await once(front, 'listening');
+          const front = await tlsFront(u.port);
           try {
             const port = (front.address() as net.AddressInfo).port;
             const raw = await connectTunnel(g.port, `localhost:${port}`);
@@ -453,16 +459,7 @@ describe('client faults', () => {
       // client's writes would never stall.
       const total = 160 * MiB;
       const u = await rawUpstream((s) => s.pause());
-      const front = tls.createServer({ ...upCa.certFor('localhost'), ALPNProtocols: ['http/1.1'] }, (c) => {
-        const back = net.connect(u.port, '127.0.0.1');
-        back.on('error', () => c.destroy());
-        c.on('error', () => back.destroy());
-        c.pipe(back).pipe(c);
-        c.on('close', () => back.destroy());
-        back.on('close', () => c.destroy());
-      });
-      front.listen(0, '127.0.0.1');
-      await once(front, 'listening');
+      const front = await tlsFront(u.port);
       const sockets: { destroy(): void }[] = [];
       try {
         let client: net.Socket;
