@@ -5,12 +5,15 @@
 // Workloads (--workload): small (small JSON GETs, the default), post64k (64 KiB JSON POSTs), model (the
 // model call: 256 KiB JSON POST answered with server-sent events), mix (small GETs on 1 connection while
 // --conns connections upload 1 MiB bodies). BENCH_SCAN_WORKERS=N sets the guardian's scan_workers.
-// Usage: node dist/bench/profile.js [--workload W] [--seconds N] [--conns N] [--top N] [--keep DIR]
+// --scheme https sends the load through inspected CONNECT tunnels (TLS to the guardian and from it to
+// the upstream) instead of plain HTTP proxy requests.
+// Usage: node dist/bench/profile.js [--workload W] [--scheme http|https] [--seconds N] [--conns N] [--top N]
+//        [--keep DIR]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { dialTcp, getRequest, LoadSession, postRequest, runLoad, type Dial } from './load.js';
+import { dialTcp, dialViaConnect, getRequest, LoadSession, postRequest, runLoad, type Dial } from './load.js';
 import { modelRequestBody } from './model-answer.js';
 import { scanWorkersConfig, startGuardianProcess, startUpstreamProcess, type Child } from './processes.js';
 import { benignJson } from '../test/support/benign-corpus.js';
@@ -170,14 +173,24 @@ function windowed(profile: CpuProfile, from: number, to: number): { s: Summary; 
 
 const WORKLOADS = ['small', 'post64k', 'model', 'mix'] as const;
 type Workload = (typeof WORKLOADS)[number];
+const SCHEMES = ['http', 'https'] as const;
+type Scheme = (typeof SCHEMES)[number];
 
 interface LoadOutcome {
   line: string;
 }
 
 /** Runs `workload` through the guardian for `ms`; one line saying what it achieved. */
-async function drive(workload: Workload, dial: Dial, host: string, conns: number, ms: number): Promise<LoadOutcome> {
-  const url = (p: string) => `http://${host}${p}`;
+async function drive(
+  workload: Workload,
+  dial: Dial,
+  host: string,
+  conns: number,
+  ms: number,
+  scheme: Scheme,
+): Promise<LoadOutcome> {
+  // Absolute-form for the plain HTTP proxy; origin-form inside a tunnel.
+  const url = (p: string) => (scheme === 'http' ? `http://${host}${p}` : undefined);
   const small = getRequest('/small', host, url('/small'));
   if (workload === 'mix') {
     const body = modelRequestBody(1024 * 1024, 5);
@@ -212,10 +225,10 @@ async function drive(workload: Workload, dial: Dial, host: string, conns: number
 }
 
 const DESCRIBE: Record<Workload, string> = {
-  small: 'HTTP small JSON GETs',
-  post64k: 'HTTP 64 KiB JSON POSTs',
-  model: 'HTTP model call (256 KiB JSON POST, SSE answer)',
-  mix: 'HTTP mix (small GETs on 1 connection while the others upload 1 MiB bodies)',
+  small: 'small JSON GETs',
+  post64k: '64 KiB JSON POSTs',
+  model: 'model call (256 KiB JSON POST, SSE answer)',
+  mix: 'mix (small GETs on 1 connection while the others upload 1 MiB bodies)',
 };
 
 /** `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`: thread 0 is the main thread. */
@@ -228,6 +241,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       workload: { type: 'string', default: 'small' },
+      scheme: { type: 'string', default: 'http' },
       seconds: { type: 'string', default: '10' },
       conns: { type: 'string' },
       top: { type: 'string', default: '30' },
@@ -236,6 +250,8 @@ async function main(): Promise<void> {
   });
   const workload = values.workload as Workload;
   if (!WORKLOADS.includes(workload)) throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
+  const scheme = values.scheme as Scheme;
+  if (!SCHEMES.includes(scheme)) throw new Error(`--scheme must be one of ${SCHEMES.join(', ')}`);
   const seconds = Math.min(60, Number(values.seconds));
   const conns = Math.min(256, Number(values.conns ?? (workload === 'mix' ? 8 : 32)));
   const top = Number(values.top);
@@ -250,13 +266,13 @@ async function main(): Promise<void> {
       ['--cpu-prof', '--cpu-prof-dir', dir],
     );
     children.push(g);
-    const host = `127.0.0.1:${up.httpPort}`;
-    const dial = dialTcp(g.port);
+    const host = scheme === 'http' ? `127.0.0.1:${up.httpPort}` : `localhost:${up.httpsPort}`;
+    const dial = scheme === 'http' ? dialTcp(g.port) : dialViaConnect(g.port, host, g.caPem!);
     // Unprofiled warm-up (the samples before the window are left out): V8 optimises the hot paths first.
-    await drive(workload, dial, host, Math.min(conns, 8), 1000);
+    await drive(workload, dial, host, Math.min(conns, 8), 1000, scheme);
     // CLOCK_MONOTONIC in µs: the same clock V8 stamps profile samples with on Linux.
     const from = Number(process.hrtime.bigint() / 1000n);
-    const r = await drive(workload, dial, host, conns, seconds * 1000);
+    const r = await drive(workload, dial, host, conns, seconds * 1000, scheme);
     const to = Number(process.hrtime.bigint() / 1000n);
     process.stderr.write(`load: ${r.line}\n`);
     await g.stop();
@@ -267,7 +283,7 @@ async function main(): Promise<void> {
     const m = windowed(read(main), from, to);
     const cfg = scanWorkersConfig();
     console.log(
-      `guardian CPU profile: ${DESCRIBE[workload]}, ${conns} keep-alive connections, ${seconds} s; ${r.line}` +
+      `guardian CPU profile: ${scheme.toUpperCase()} ${DESCRIBE[workload]}, ${conns} keep-alive connections, ${seconds} s; ${r.line}` +
         `${cfg.scan_workers === undefined ? '' : `; scan_workers ${cfg.scan_workers}`}`,
     );
     console.log(`\nmain thread: ${m.s.totalMs.toFixed(0)} ms sampled (${m.note})`);
