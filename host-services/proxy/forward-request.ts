@@ -237,11 +237,7 @@ class Exchange implements ConnHolder, ResponseEvents {
       } else {
         u.write(chunk);
       }
-      if (this.requestBatched && ++this.requestBatchWrites >= BATCH_WRITES) {
-        this.requestBatchWrites = 0;
-        u.uncork();
-        u.cork();
-      }
+      if (this.requestBatched && ++this.requestBatchWrites >= BATCH_WRITES) this.writeOutBatch(u);
       // Unbatched, each write is judged; a batch when it is flushed, or at once when it grew this large.
       if (this.requestBatched ? u.writableLength >= BATCH_BYTES : u.writableNeedDrain) this.pauseRequest(u);
     }
@@ -269,6 +265,13 @@ class Exchange implements ConnHolder, ResponseEvents {
     });
   }
 
+  /** Writes out what the request batch holds now; the batch goes on (one cork stays for its flush). */
+  private writeOutBatch(u: Duplex): void {
+    this.requestBatchWrites = 0;
+    u.uncork();
+    u.cork();
+  }
+
   /** Backpressure: the client's upload waits until the upstream socket has written what it holds. */
   private pauseRequest(u: Duplex): void {
     if (this.requestPaused) return;
@@ -284,7 +287,11 @@ class Exchange implements ConnHolder, ResponseEvents {
   private onRequestEnd(): void {
     this.requestDone = true;
     const u = this.conn?.socket;
-    if (this.chunked && u && !u.destroyed) u.write('0\r\n\r\n');
+    if (u && !u.destroyed) {
+      if (this.chunked) u.write('0\r\n\r\n');
+      // The body's last bytes leave before its scan at the end (a small body is scanned on this thread).
+      if (this.requestBatched) this.writeOutBatch(u);
+    }
     this.endRequestTap(true);
     if (this.responseDone) this.finishUpstream();
   }
