@@ -220,6 +220,8 @@ class Exchange implements ConnHolder, ResponseEvents {
     this.conn = conn;
     conn.holder = this;
     this.parser = new ResponseParser(this, this.method === 'HEAD');
+    // The head and the body bytes already read leave together (they come on the next tick, on resume).
+    if (this.hasBody) this.batchRequest(conn.socket);
     conn.socket.write(this.head);
     if (this.hasBody) this.f.req.resume();
   }
