@@ -147,6 +147,12 @@ const BATCH_BYTES = 64 * 1024;
  */
 const BATCH_WRITES = 64;
 
+/** Writes out what a corked socket holds now; it stays corked once, for its batch's flush. */
+function writeOutCorked(s: Duplex): void {
+  s.uncork();
+  s.cork();
+}
+
 /**
  * Forwards `f.req` and answers `f.res`. A request without a body on a reused connection that the server
  * closed meanwhile (it gets no answer at all) is sent once more on a new connection.
@@ -239,7 +245,10 @@ class Exchange implements ConnHolder, ResponseEvents {
       } else {
         u.write(chunk);
       }
-      if (this.requestBatched && ++this.requestBatchWrites >= BATCH_WRITES) this.writeOutBatch(u);
+      if (this.requestBatched && ++this.requestBatchWrites >= BATCH_WRITES) {
+        this.requestBatchWrites = 0;
+        writeOutCorked(u);
+      }
       // Unbatched, each write is judged; a batch when it is flushed, or at once when it grew this large.
       if (this.requestBatched ? u.writableLength >= BATCH_BYTES : u.writableNeedDrain) this.pauseRequest(u);
     }
@@ -267,13 +276,6 @@ class Exchange implements ConnHolder, ResponseEvents {
     });
   }
 
-  /** Writes out what the request batch holds now; the batch goes on (one cork stays for its flush). */
-  private writeOutBatch(u: Duplex): void {
-    this.requestBatchWrites = 0;
-    u.uncork();
-    u.cork();
-  }
-
   /** Backpressure: the client's upload waits until the upstream socket has written what it holds. */
   private pauseRequest(u: Duplex): void {
     if (this.requestPaused) return;
@@ -292,7 +294,7 @@ class Exchange implements ConnHolder, ResponseEvents {
     if (u && !u.destroyed) {
       if (this.chunked) u.write('0\r\n\r\n');
       // The body's last bytes leave before its scan at the end (a small body is scanned on this thread).
-      if (this.requestBatched) this.writeOutBatch(u);
+      if (this.requestBatched) writeOutCorked(u);
     }
     this.endRequestTap(true);
     if (this.responseDone) this.finishUpstream();
@@ -383,8 +385,7 @@ class Exchange implements ConnHolder, ResponseEvents {
     res.write(chunk);
     if (this.responseBatched && ++this.responseBatchWrites >= BATCH_WRITES && sock) {
       this.responseBatchWrites = 0;
-      sock.uncork();
-      sock.cork();
+      writeOutCorked(sock);
     }
     if (this.responseBatched ? res.writableLength >= BATCH_BYTES : res.writableNeedDrain) this.pauseUpstream();
     this.responseTap?.write(chunk);
