@@ -1,7 +1,7 @@
 // Child processes for the benchmark: the upstream and the guardians, each a separate node process so
 // none shares an event loop with the load generator. Every child is stopped with SIGTERM at the end, on
 // errors and if this process exits early; temp homes are removed after the child has exited.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,6 +113,28 @@ export async function startUpstreamProcess(): Promise<Upstream> {
   }
 }
 
+export interface Relay extends Child {
+  port: number;
+}
+
+/** The bare TCP relay (tcp-relay.ts) in front of `upstreamPort`: the floor for a hop on this machine. */
+export async function startRelayProcess(upstreamPort: number): Promise<Relay> {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'tgb-relay-'));
+  const child = spawnChild(
+    'tcp relay',
+    [path.join(DIST, 'bench', 'tcp-relay.js'), String(upstreamPort)],
+    process.env,
+    home,
+  );
+  try {
+    const m = await waitLine(child.proc, /^\{"port":(\d+)\}$/m, 'tcp relay', child.stderrTail);
+    return { ...child, port: Number(m[1]) };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
 export interface Guardian extends Child {
   port: number;
   /** The guardian's CA certificate (<home>/ca/ca.crt) when HTTPS inspection is on. */
@@ -158,6 +180,23 @@ export function rssBytes(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+let clockTicks = 0;
+/**
+ * CPU time (user + system, every thread) a process has used so far, in ms, from /proc/<pid>/stat; NaN
+ * where there is no /proc. CPU time per request is steadier than rps on a shared machine: it does not
+ * count the time a process waited for a core.
+ */
+export function cpuMs(pid: number): number {
+  try {
+    clockTicks ||= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks;
   } catch {
     return NaN;
   }

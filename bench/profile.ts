@@ -2,7 +2,8 @@
 // it over HTTP, stops it with SIGTERM (each thread writes its own profile on exit) and prints the top
 // self-time functions and a breakdown by area, counting only samples taken during the load window: the
 // main thread first, then the scan worker threads merged (when the guardian runs any).
-// Workloads (--workload): small (small JSON GETs, the default), post64k (64 KiB JSON POSTs), model (the
+// Workloads (--workload): small (small JSON GETs, the default), json64k (64 KiB JSON GETs), gzip (gzip
+// JSON GETs), post64k (64 KiB JSON POSTs), model (the
 // model call: 256 KiB JSON POST answered with server-sent events), mix (small GETs on 1 connection while
 // --conns connections upload 1 MiB bodies). BENCH_SCAN_WORKERS=N sets the guardian's scan_workers.
 // --scheme https sends the load through inspected CONNECT tunnels (TLS to the guardian and from it to
@@ -171,7 +172,7 @@ function windowed(profile: CpuProfile, from: number, to: number): { s: Summary; 
   return { s: summarise(profile), note: 'whole profile (load-window clock did not line up)' };
 }
 
-const WORKLOADS = ['small', 'post64k', 'model', 'mix'] as const;
+const WORKLOADS = ['small', 'json64k', 'gzip', 'post64k', 'model', 'mix'] as const;
 type Workload = (typeof WORKLOADS)[number];
 const SCHEMES = ['http', 'https'] as const;
 type Scheme = (typeof SCHEMES)[number];
@@ -217,15 +218,19 @@ async function drive(
   const req =
     workload === 'small'
       ? small
-      : workload === 'post64k'
-        ? postRequest('/upload', host, Buffer.from(benignJson(64 * 1024, 3)), url('/upload'))
-        : postRequest('/model', host, modelRequestBody(256 * 1024), url('/model'));
+      : workload === 'json64k' || workload === 'gzip'
+        ? getRequest(`/${workload}`, host, url(`/${workload}`))
+        : workload === 'post64k'
+          ? postRequest('/upload', host, Buffer.from(benignJson(64 * 1024, 3)), url('/upload'))
+          : postRequest('/model', host, modelRequestBody(256 * 1024), url('/model'));
   const r = await runLoad(dial, req, conns, ms, 0);
   return { line: `${r.rps} rps, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, ${r.errors} errors` };
 }
 
 const DESCRIBE: Record<Workload, string> = {
   small: 'small JSON GETs',
+  json64k: '64 KiB JSON GETs',
+  gzip: 'gzip JSON GETs',
   post64k: '64 KiB JSON POSTs',
   model: 'model call (256 KiB JSON POST, SSE answer)',
   mix: 'mix (small GETs on 1 connection while the others upload 1 MiB bodies)',

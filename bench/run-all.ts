@@ -18,9 +18,11 @@ import {
   type LoadResult,
 } from './load.js';
 import {
+  cpuMs,
   guardianCounters,
   scanWorkersConfig,
   startGuardianProcess,
+  startRelayProcess,
   startUpstreamProcess,
   type Child,
   type Guardian,
@@ -115,6 +117,16 @@ interface Row {
    * status before and after the row (warm-up included); absent when the guardian has no such counter.
    */
   unscanned?: { skipped_bytes: number; skipped_messages: number; scanned_bytes: number };
+  /**
+   * HTTP rows: the same load through a bare TCP relay (tcp-relay.ts), relay rps / direct rps, from its
+   * own alternating windows right after the guardian's: the floor for any Node hop on this machine.
+   */
+  relay_ratio?: number;
+  /**
+   * The guardian's CPU time (every thread) per request it handled during this row, warm-up included, in
+   * µs: steadier than rps on a shared machine, since waiting for a core is not counted.
+   */
+  guardian_cpu_us_per_request?: number;
   error?: string;
 }
 
@@ -238,6 +250,9 @@ async function main(): Promise<void> {
       );
 
     const direct = { http: dialTcp(up.httpPort), https: dialTls(up.httpsPort, up.caPem) };
+    const relay = await startRelayProcess(up.httpPort);
+    children.push(relay);
+    const relayDial = dialTcp(relay.port);
     const via = {
       http: dialTcp(g.port),
       https: dialViaConnect(g.port, hostS, gCa),
@@ -257,6 +272,7 @@ async function main(): Promise<void> {
       await warmUp(via.https, w.origin(hostS), warm);
     }
     await warmUp(via.blind, workloads[0]!.origin(hostS), warm);
+    await warmUp(relayDial, workloads[0]!.origin(hostH), warm);
 
     const rows: Row[] = [];
     const pair = async (
@@ -268,9 +284,11 @@ async function main(): Promise<void> {
       p: Dial,
       pReq: Buffer,
       counted: Guardian | null,
+      floor: Dial | null = null,
     ) => {
       progress(`bench: ${workload} ${scheme} x${conns}\n`);
       const before = counted ? await guardianCounters(counted) : null;
+      const cpuBefore = counted ? cpuMs(counted.pid) : NaN;
       const row: Row = {
         workload,
         scheme,
@@ -301,12 +319,26 @@ async function main(): Promise<void> {
         if (row.added_p50_goal_ms !== null && row.added_p50_ms !== null)
           row.added_p50_target = row.added_p50_ms <= row.added_p50_goal_ms;
         const after = counted ? await guardianCounters(counted) : null;
+        const cpuUsed = counted ? cpuMs(counted.pid) - cpuBefore : NaN;
+        if (before && after && after.requests > before.requests && Number.isFinite(cpuUsed))
+          row.guardian_cpu_us_per_request = (cpuUsed * 1000) / (after.requests - before.requests);
         if (before?.scan_skipped_bytes !== undefined && after?.scan_skipped_bytes !== undefined)
           row.unscanned = {
             skipped_bytes: after.scan_skipped_bytes - before.scan_skipped_bytes,
             skipped_messages: (after.scan_skipped_messages ?? 0) - (before.scan_skipped_messages ?? 0),
             scanned_bytes: after.bytes_scanned - before.bytes_scanned,
           };
+        if (floor) {
+          const f = await runPair(
+            { dial: d, request: dReq },
+            { dial: floor, request: dReq },
+            conns,
+            P.windowMs,
+            P.warmupMs,
+            P.slices,
+          );
+          row.relay_ratio = f.b.rps / Math.max(1, f.a.rps);
+        }
       } catch (err) {
         row.error = (err as Error).message;
         progress(`bench: ${workload} ${scheme} x${conns} failed: ${row.error}\n`);
@@ -315,7 +347,7 @@ async function main(): Promise<void> {
     };
     for (const w of workloads) {
       for (const conns of [1, 32]) {
-        await pair(w.name, 'http', conns, direct.http, w.origin(hostH), via.http, w.absolute, g);
+        await pair(w.name, 'http', conns, direct.http, w.origin(hostH), via.http, w.absolute, g, relayDial);
         await pair(w.name, 'https', conns, direct.https, w.origin(hostS), via.https, w.origin(hostS), g);
       }
     }
@@ -455,6 +487,9 @@ async function main(): Promise<void> {
         `(${P.windowMs / 1000} s measured per side); upstream, guardian and load generator are separate processes`,
       '',
       'throughput and latency, keep-alive, direct vs through the guardian (HTTPS inspection on; "https blind" = tunnel-mode guardian)',
+      '"relay": the same HTTP load through a bare TCP relay (bench/tcp-relay.ts: no parsing, no scanning), ratio to direct ' +
+        'in its own windows right after the guardian row: what one Node hop costs by itself on this machine; ' +
+        '"grd CPU us/req": the guardian\'s CPU time (all threads) per request it handled in the row, warm-up included',
     );
     table(
       [
@@ -466,6 +501,8 @@ async function main(): Promise<void> {
         'ratio',
         'target',
         '',
+        'relay',
+        'grd CPU us/req',
         'p50 dir ms',
         'p50 grd ms',
         'p99 dir ms',
@@ -491,6 +528,8 @@ async function main(): Promise<void> {
               '-',
               goals[0]!,
               '',
+              '',
+              '',
               '-',
               '-',
               '-',
@@ -510,6 +549,8 @@ async function main(): Promise<void> {
               `${Math.round(r.ratio * 100)}%`,
               goals[0]!,
               pf(r.ratio_target),
+              r.relay_ratio === undefined ? '' : `${Math.round(r.relay_ratio * 100)}%`,
+              r.guardian_cpu_us_per_request === undefined ? '' : Math.round(r.guardian_cpu_us_per_request),
               f2(r.direct!.p50_ms),
               f2(r.guardian!.p50_ms),
               f2(r.direct!.p99_ms),

@@ -1,8 +1,15 @@
 // Small parts of the bench that decide what gets measured: BENCH_SCAN_WORKERS reaching the guardians'
 // config (and only when set, since older guardians refuse the key), the profile's split of main-thread
-// and worker-thread files, and the merge of worker summaries (sums, not the last thread's numbers).
+// and worker-thread files, the merge of worker summaries (sums, not the last thread's numbers), the CPU
+// time read from /proc, and the bare TCP relay the HTTP rows are compared with (a real process).
 import { afterEach, describe, expect, it } from 'vitest';
-import { scanWorkersConfig } from '../bench/processes.js';
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import path from 'node:path';
+import { cpuMs, scanWorkersConfig } from '../bench/processes.js';
+import { dialTcp, postRequest, runLoad } from '../bench/load.js';
 import { mergeSummaries, summarise, threadOf } from '../bench/profile.js';
 
 const saved = process.env.BENCH_SCAN_WORKERS;
@@ -59,5 +66,57 @@ describe('profile helpers', () => {
     expect(m.functions[0]!.us).toBe(40_000);
     expect(a.areas).toHaveLength(1);
     expect(m.areas).toEqual([[a.areas[0]![0], 40_000]]);
+  });
+});
+
+describe('CPU time per process', () => {
+  it('grows with work done and is NaN for a process that does not exist', () => {
+    const before = cpuMs(process.pid);
+    const until = Date.now() + 300;
+    let x = 0;
+    while (Date.now() < until) x += Math.sqrt(x + 1);
+    expect(x).toBeGreaterThan(0);
+    expect(cpuMs(process.pid) - before).toBeGreaterThanOrEqual(100);
+    expect(cpuMs(2 ** 22 + 12345)).toBeNaN();
+  });
+});
+
+describe('bench/tcp-relay.js', () => {
+  const relayScript = path.resolve('dist/bench/tcp-relay.js');
+
+  it('relays keep-alive 1 MiB uploads byte for byte, and their 1 MiB answers', async () => {
+    const server = http.createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        const body = Buffer.concat(parts);
+        res.writeHead(body.equals(upload) ? 200 : 400, { 'content-length': body.length });
+        res.end(body);
+      });
+    });
+    const upload = Buffer.alloc(1024 * 1024, 'x');
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const relay = spawn(process.execPath, [relayScript, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const [line] = (await once(relay.stdout, 'data')) as [Buffer];
+      const relayPort = (JSON.parse(line.toString()) as { port: number }).port;
+      const r = await runLoad(dialTcp(relayPort), postRequest('/', `127.0.0.1:${port}`, upload), 2, 300, 0);
+      expect(r.errors).toBe(0);
+      expect(r.requests).toBeGreaterThan(0);
+    } finally {
+      relay.kill();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('refuses a missing or bad upstream port with its usage', () => {
+    for (const args of [[], ['0'], ['http']]) {
+      const r = spawnSync(process.execPath, [relayScript, ...args], { encoding: 'utf8', timeout: 10_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/usage: tcp-relay\.js <upstream port>/);
+    }
   });
 });

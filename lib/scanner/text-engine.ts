@@ -17,6 +17,7 @@ import type { DecodeBudget } from '../decode/archive.js';
 import { acquire, release } from '../decode/scratch.js';
 import { buildSnippet, fingerprint } from '../redact.js';
 import { KeywordPrefilter } from './keyword-automaton.js';
+import { giveWindow, takeWindow } from './window-buffers.js';
 import { runSourceOffset, sourceMapper } from './offset-map.js';
 
 /** Prefilters are built once per rule list and shared by every engine using that list. */
@@ -36,6 +37,8 @@ export const SCAN_BATCH = 64 * 1024;
 export const SCAN_OVERLAP = 4 * 1024;
 /** A tail may grow back to the start of an encoded run, up to this size, so the run decodes aligned. */
 export const MAX_TAIL = 16 * 1024;
+/** Every window buffer the engine owns: a tail and a batch always fit (window-buffers.ts). */
+const WINDOW_BYTES = SCAN_BATCH + MAX_TAIL;
 /** A hit this close to an open end may still grow; it is left for the next pass. */
 export const SETTLE_GUARD = 1024;
 /** Nested decoding depth (e.g. json > base64 > percent). */
@@ -155,7 +158,7 @@ export class TextEngine {
   detach(): void {
     if (this.owned || this.len === 0) return;
     // Not owned: the window is one chunk's view of at most SCAN_BATCH bytes (`append`).
-    const own = Buffer.allocUnsafe(Math.max(this.len, 1024));
+    const own = takeWindow(WINDOW_BYTES);
     this.win.copy(own, 0, 0, this.len);
     this.win = own;
     this.owned = true;
@@ -168,6 +171,12 @@ export class TextEngine {
 
   finish(): void {
     if (this.pending > 0) this.scan(true);
+    this.dropWindow();
+  }
+
+  /** Empties the window, giving a buffer of our own back for the next message. */
+  private dropWindow(): void {
+    if (this.owned && this.win.length === WINDOW_BYTES) giveWindow(this.win);
     this.win = EMPTY;
     this.len = 0;
     this.owned = true;
@@ -182,10 +191,8 @@ export class TextEngine {
     if (n <= 0) return;
     if (this.pending > 0) this.scan(true);
     this.bufStart += this.len + n;
-    this.win = EMPTY;
-    this.len = 0;
+    this.dropWindow();
     this.pending = 0;
-    this.owned = true;
   }
 
   private append(bytes: Buffer, off: number, n: number): void {
@@ -196,13 +203,12 @@ export class TextEngine {
       this.owned = false;
       return;
     }
+    // A tail (at most MAX_TAIL) plus less than a batch: always fits a window of our own.
     const need = this.len + n;
-    if (!this.owned || need > this.win.length) {
-      // Grown on demand: a small message never holds a full batch's worth of memory.
-      const size = Math.min(SCAN_BATCH + MAX_TAIL, Math.max(need, this.owned ? this.win.length * 2 : 0, 1024));
-      const grown = Buffer.allocUnsafe(size);
-      this.win.copy(grown, 0, 0, this.len);
-      this.win = grown;
+    if (!this.owned) {
+      const own = takeWindow(WINDOW_BYTES);
+      this.win.copy(own, 0, 0, this.len);
+      this.win = own;
       this.owned = true;
     }
     bytes.copy(this.win, this.len, off, off + n);
@@ -230,7 +236,7 @@ export class TextEngine {
       win.copyWithin(0, cut, len);
     } else {
       // The caller's chunk is never written to: the tail moves into a buffer of our own.
-      this.win = Buffer.allocUnsafe(SCAN_BATCH + MAX_TAIL);
+      this.win = takeWindow(WINDOW_BYTES);
       win.copy(this.win, 0, cut, len);
       this.owned = true;
     }
