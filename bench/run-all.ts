@@ -302,15 +302,18 @@ async function main(): Promise<void> {
         ratio_target: null,
         added_p50_target: null,
       };
-      try {
-        const r = await runPair(
+      // Direct and another path (the guardian, or the bare relay) taking turns in this row's windows.
+      const alternate = (other: Dial, otherReq: Buffer) =>
+        runPair(
           { dial: d, request: dReq },
-          { dial: p, request: pReq },
+          { dial: other, request: otherReq },
           conns,
           P.windowMs,
           P.warmupMs,
           P.slices,
         );
+      try {
+        const r = await alternate(p, pReq);
         row.direct = r.a;
         row.guardian = r.b;
         row.ratio = row.guardian.rps / Math.max(1, row.direct.rps);
@@ -329,14 +332,7 @@ async function main(): Promise<void> {
             scanned_bytes: after.bytes_scanned - before.bytes_scanned,
           };
         if (floor) {
-          const f = await runPair(
-            { dial: d, request: dReq },
-            { dial: floor, request: dReq },
-            conns,
-            P.windowMs,
-            P.warmupMs,
-            P.slices,
-          );
+          const f = await alternate(floor, dReq);
           row.relay_ratio = f.b.rps / Math.max(1, f.a.rps);
         }
       } catch (err) {

@@ -110,6 +110,8 @@ export class TextEngine {
    * for API requests, is scanned where it lies); it is copied before anything is appended or moved.
    */
   private owned = true;
+  /** Scans of this engine running (more than one when a detection callback feeds or ends the message). */
+  private scanning = 0;
   /** Absolute offset (in decoded message bytes) of win[0]. */
   private bufStart = 0;
   private pending = 0;
@@ -174,9 +176,13 @@ export class TextEngine {
     this.dropWindow();
   }
 
-  /** Empties the window, giving a buffer of our own back for the next message. */
+  /**
+   * Empties the window, giving a buffer of our own back for the next message. Not while a scan of this
+   * engine is still running further up the stack (a detection callback that ended the message): that
+   * scan still reads the buffer, so it is left to the garbage collector instead of being reused.
+   */
   private dropWindow(): void {
-    if (this.owned && this.win.length === WINDOW_BYTES) giveWindow(this.win);
+    if (this.owned && this.win.length === WINDOW_BYTES && this.scanning === 0) giveWindow(this.win);
     this.win = EMPTY;
     this.len = 0;
     this.owned = true;
@@ -218,7 +224,12 @@ export class TextEngine {
 
   private scan(final: boolean): void {
     const start = this.bufStart;
-    this.scanView(this.win.subarray(0, this.len), this.opts.chainPrefix ?? [], !final, (p) => start + p, 0, null);
+    this.scanning++;
+    try {
+      this.scanView(this.win.subarray(0, this.len), this.opts.chainPrefix ?? [], !final, (p) => start + p, 0, null);
+    } finally {
+      this.scanning--;
+    }
     this.pending = 0;
     if (!final) this.trim();
   }
