@@ -2,7 +2,7 @@
 // none shares an event loop with the load generator. Every child is stopped with SIGTERM at the end, on
 // errors and if this process exits early; temp homes are removed after the child has exited.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,19 +187,37 @@ export function rssBytes(pid: number): number {
 
 let clockTicks = 0;
 /**
- * CPU time (user + system, every thread) a process has used so far, in ms, from /proc/<pid>/stat; NaN
+ * CPU time (user + system) a process (every thread) or one of its threads has used so far, in ms, from /proc/<pid>/stat; NaN
  * where there is no /proc. CPU time per request is steadier than rps on a shared machine: it does not
  * count the time a process waited for a core.
  */
-export function cpuMs(pid: number): number {
+export function cpuMs(pid: number, tid?: number): number {
   try {
     clockTicks ||= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): utime and stime are the 12th
+    // and 13th.
+    const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / clockTicks;
   } catch {
     return NaN;
   }
+}
+
+/** CPU time in ms of each thread of a process (by thread id), from /proc/<pid>/task; empty without /proc. */
+export function threadCpuMs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const ms = cpuMs(pid, Number(tid));
+    if (Number.isFinite(ms)) out.set(Number(tid), ms);
+  }
+  return out;
 }
 
 export interface GuardianCounters {

@@ -172,13 +172,31 @@ function windowed(profile: CpuProfile, from: number, to: number): { s: Summary; 
   return { s: summarise(profile), note: 'whole profile (load-window clock did not line up)' };
 }
 
-const WORKLOADS = ['small', 'json64k', 'gzip', 'post64k', 'model', 'mix'] as const;
-type Workload = (typeof WORKLOADS)[number];
+export const WORKLOADS = ['small', 'json64k', 'gzip', 'post64k', 'model', 'mix'] as const;
+export type Workload = (typeof WORKLOADS)[number];
 const SCHEMES = ['http', 'https'] as const;
 type Scheme = (typeof SCHEMES)[number];
 
 interface LoadOutcome {
   line: string;
+}
+
+/**
+ * The request one connection sends over and over for `workload` (not the mix, which has two kinds), in
+ * absolute form (for a plain HTTP proxy) when `absolute`, else in origin form.
+ */
+export function requestFor(workload: Exclude<Workload, 'mix'>, host: string, absolute: boolean): Buffer {
+  const url = (p: string) => (absolute ? `http://${host}${p}` : undefined);
+  switch (workload) {
+    case 'small':
+    case 'json64k':
+    case 'gzip':
+      return getRequest(`/${workload}`, host, url(`/${workload}`));
+    case 'post64k':
+      return postRequest('/upload', host, Buffer.from(benignJson(64 * 1024, 3)), url('/upload'));
+    case 'model':
+      return postRequest('/model', host, modelRequestBody(256 * 1024), url('/model'));
+  }
 }
 
 /** Runs `workload` through the guardian for `ms`; one line saying what it achieved. */
@@ -215,15 +233,7 @@ async function drive(
       sm.close();
     }
   }
-  const req =
-    workload === 'small'
-      ? small
-      : workload === 'json64k' || workload === 'gzip'
-        ? getRequest(`/${workload}`, host, url(`/${workload}`))
-        : workload === 'post64k'
-          ? postRequest('/upload', host, Buffer.from(benignJson(64 * 1024, 3)), url('/upload'))
-          : postRequest('/model', host, modelRequestBody(256 * 1024), url('/model'));
-  const r = await runLoad(dial, req, conns, ms, 0);
+  const r = await runLoad(dial, requestFor(workload, host, scheme === 'http'), conns, ms, 0);
   return { line: `${r.rps} rps, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, ${r.errors} errors` };
 }
 

@@ -8,7 +8,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import path from 'node:path';
-import { cpuMs, scanWorkersConfig } from '../bench/processes.js';
+import { cpuMs, scanWorkersConfig, threadCpuMs } from '../bench/processes.js';
+import { splitThreads } from '../bench/cpu-budget.js';
 import { dialTcp, postRequest, runLoad } from '../bench/load.js';
 import { mergeSummaries, summarise, threadOf } from '../bench/profile.js';
 
@@ -78,6 +79,37 @@ describe('CPU time per process', () => {
     expect(x).toBeGreaterThan(0);
     expect(cpuMs(process.pid) - before).toBeGreaterThanOrEqual(100);
     expect(cpuMs(2 ** 22 + 12345)).toBeNaN();
+  });
+
+  it('per thread: this process lists its main thread, whose time grows with work on it', () => {
+    const before = threadCpuMs(process.pid);
+    expect(before.has(process.pid)).toBe(true);
+    const until = Date.now() + 300;
+    let x = 0;
+    while (Date.now() < until) x += Math.sqrt(x + 1);
+    expect(x).toBeGreaterThan(0);
+    const after = threadCpuMs(process.pid);
+    expect(after.get(process.pid)! - before.get(process.pid)!).toBeGreaterThanOrEqual(100);
+    expect(threadCpuMs(2 ** 22 + 12345).size).toBe(0);
+  });
+
+  it("splits a hop's CPU into its main thread, its busiest other thread and the rest, per request", () => {
+    const before = new Map([
+      [100, 1000],
+      [101, 50],
+      [102, 10],
+      [103, 5],
+    ]);
+    // Thread 104 started during the window: all of its time counts.
+    const after = new Map([
+      [100, 1400],
+      [101, 350],
+      [102, 30],
+      [103, 15],
+      [104, 20],
+    ]);
+    expect(splitThreads(100, before, after, 1000)).toEqual({ main: 400, busiestOther: 300, rest: 50 });
+    expect(splitThreads(100, before, after, 0).main).toBeNaN();
   });
 });
 
