@@ -4,6 +4,8 @@
 // so it is never transferred or detached), and each worker gets one postMessage per event-loop turn with
 // every op of that turn. The ring is reused memory: a fresh buffer per batch (transferred) cost about
 // 1 ms per MiB here, most of it page faults on new memory; copying into the warm ring costs a sixth of that.
+// Each chunk lands at an offset aligned like its source (ring-space.ts): copies into shared memory run a
+// byte at a time otherwise.
 //
 // Cost on the proxy thread (this 2-core machine, Node 20, busy with other work; best of 5 runs of
 // scripts/measure-scan-pool.ts): about 6 µs per message (open, end, posting, the reply) and about 100 µs
@@ -30,6 +32,7 @@ import { Worker } from 'node:worker_threads';
 import type { Detection } from '../../lib/detection.js';
 import type { Counters } from '../../lib/status-schema.js';
 import type { Batch, DoneSummary, OpenOp, Op, Reply, WorkerInit } from './protocol.js';
+import { RING_ALIGN, RingSpace } from './ring-space.js';
 import { scanWorkerPath } from './worker-path.js';
 
 export interface ScanPoolOptions {
@@ -88,13 +91,9 @@ interface Slot {
   startedAt: number;
   quickDeaths: number;
   ops: Op[];
-  /** Shared with the worker; `[tail, head)` (wrapping) holds bytes not yet acknowledged. */
+  /** Shared with the worker; `space` says which of its bytes are not yet acknowledged. */
   ring: Buffer;
-  head: number;
-  /** Bytes of the ring in use, including space skipped at its end when a chunk wrapped. */
-  ringUsed: number;
-  /** Allocations in ring order: [offset, length, bytes skipped before it at the end of the ring]. */
-  segs: number[];
+  space: RingSpace;
   flushQueued: boolean;
   /** Bytes of this worker's messages in the backlog (the least loaded worker gets the next message). */
   inflight: number;
@@ -129,9 +128,7 @@ export class ScanPool {
         quickDeaths: 0,
         ops: [],
         ring: Buffer.from(new SharedArrayBuffer(ringBytes)),
-        head: 0,
-        ringUsed: 0,
-        segs: [],
+        space: new RingSpace(ringBytes),
         flushQueued: false,
         inflight: 0,
         msgs: new Map(),
@@ -197,7 +194,9 @@ export class ScanPool {
     m.pos += n;
     const slot = m.slot;
     const off =
-      m.stopped || this.backlog + n > this.o.backlogBytes || m.inflight + n > this.share ? -1 : this.reserve(slot, n);
+      m.stopped || this.backlog + n > this.o.backlogBytes || m.inflight + n > this.share
+        ? -1
+        : slot.space.reserve(n, chunk.byteOffset & (RING_ALIGN - 1));
     if (off < 0) {
       this.skip(m, n);
       return;
@@ -239,46 +238,6 @@ export class ScanPool {
     else m.pendingGap += n;
   }
 
-  /** Contiguous room for n bytes in the slot's ring: where they go, or -1 when it is full. */
-  private reserve(slot: Slot, n: number): number {
-    const cap = slot.ring.length;
-    if (n > cap) return -1;
-    let off = -1;
-    let skipped = 0;
-    if (slot.ringUsed === 0) {
-      off = 0;
-    } else {
-      // The oldest allocation starts the used space (at the end of the ring if it wrapped).
-      const tail = slot.segs[2]! > 0 ? cap - slot.segs[2]! : slot.segs[0]!;
-      if (slot.head > tail) {
-        // Used: [tail, head). Free: [head, cap), then [0, tail).
-        if (slot.head + n <= cap) off = slot.head;
-        else if (n <= tail) {
-          off = 0;
-          skipped = cap - slot.head;
-        }
-      } else if (slot.head + n <= tail) {
-        off = slot.head; // wrapped: free is [head, tail)
-      }
-    }
-    if (off < 0) return -1;
-    slot.segs.push(off, n, skipped);
-    slot.head = off + n;
-    slot.ringUsed += n + skipped;
-    return off;
-  }
-
-  /** The worker took `n` bytes off the front of the ring. */
-  private release(slot: Slot, n: number): void {
-    while (n > 0 && slot.segs.length > 0) {
-      const len = slot.segs[1]!;
-      const skipped = slot.segs[2]!;
-      slot.segs.splice(0, 3);
-      slot.ringUsed -= len + skipped;
-      n -= len;
-    }
-  }
-
   private schedule(slot: Slot): void {
     if (slot.flushQueued) return;
     slot.flushQueued = true;
@@ -298,7 +257,7 @@ export class ScanPool {
     // A reply acknowledges whole batches, so its total frees exactly their allocations, in ring order.
     let total = 0;
     for (const [, n] of r.scanned) total += n;
-    this.release(slot, total);
+    slot.space.release(total);
     for (const [id, n] of r.scanned) {
       const m = slot.msgs.get(id);
       this.backlog -= n;
@@ -347,9 +306,7 @@ export class ScanPool {
     const lost = [...slot.msgs.values()];
     slot.msgs.clear();
     slot.ops = [];
-    slot.segs = [];
-    slot.ringUsed = 0;
-    slot.head = 0;
+    slot.space.reset();
     this.backlog -= slot.inflight;
     slot.inflight = 0;
     for (const m of lost) {

@@ -37,8 +37,10 @@ export const SCAN_BATCH = 64 * 1024;
 export const SCAN_OVERLAP = 4 * 1024;
 /** A tail may grow back to the start of an encoded run, up to this size, so the run decodes aligned. */
 export const MAX_TAIL = 16 * 1024;
-/** Every window buffer the engine owns: a tail and a batch always fit (window-buffers.ts). */
+/** Every window the engine owns: a tail and a batch always fit. */
 const WINDOW_BYTES = SCAN_BATCH + MAX_TAIL;
+/** The buffer behind it (window-buffers.ts), with room to start the window at any alignment. */
+const WINDOW_BUFFER_BYTES = WINDOW_BYTES + 8;
 /** A hit this close to an open end may still grow; it is left for the next pass. */
 export const SETTLE_GUARD = 1024;
 /** Nested decoding depth (e.g. json > base64 > percent). */
@@ -110,6 +112,8 @@ export class TextEngine {
    * for API requests, is scanned where it lies); it is copied before anything is appended or moved.
    */
   private owned = true;
+  /** The pooled buffer behind a window of our own (null while the window is the caller's chunk). */
+  private base: Buffer | null = null;
   /** Scans of this engine running (more than one when a detection callback feeds or ends the message). */
   private scanning = 0;
   /** Absolute offset (in decoded message bytes) of win[0]. */
@@ -160,10 +164,22 @@ export class TextEngine {
   detach(): void {
     if (this.owned || this.len === 0) return;
     // Not owned: the window is one chunk's view of at most SCAN_BATCH bytes (`append`).
-    const own = takeWindow(WINDOW_BYTES);
+    const own = this.takeOwn(this.win.byteOffset);
     this.win.copy(own, 0, 0, this.len);
     this.win = own;
+  }
+
+  /**
+   * A window of our own whose first byte has the same alignment (mod 8) as `sourceOffset`, the offset of
+   * the bytes about to be copied into it: copies out of the scan workers' shared ring run a word at a time
+   * only between equally aligned addresses, a byte at a time otherwise (scan-pool/ring-space.ts).
+   */
+  private takeOwn(sourceOffset: number): Buffer {
+    const base = takeWindow(WINDOW_BUFFER_BYTES);
+    const k = sourceOffset & 7;
+    this.base = base;
     this.owned = true;
+    return base.subarray(k, k + WINDOW_BYTES);
   }
 
   /** Feeds a latin1 string (SSE event text, a header block). */
@@ -182,7 +198,8 @@ export class TextEngine {
    * scan still reads the buffer, so it is left to the garbage collector instead of being reused.
    */
   private dropWindow(): void {
-    if (this.owned && this.win.length === WINDOW_BYTES && this.scanning === 0) giveWindow(this.win);
+    if (this.base !== null && this.scanning === 0) giveWindow(this.base);
+    this.base = null;
     this.win = EMPTY;
     this.len = 0;
     this.owned = true;
@@ -203,6 +220,7 @@ export class TextEngine {
 
   private append(bytes: Buffer, off: number, n: number): void {
     if (this.len === 0) {
+      if (this.base !== null) this.dropWindow();
       this.win = off === 0 && n === bytes.length ? bytes : bytes.subarray(off, off + n);
       this.len = n;
       this.pending += n;
@@ -212,10 +230,9 @@ export class TextEngine {
     // A tail (at most MAX_TAIL) plus less than a batch: always fits a window of our own.
     const need = this.len + n;
     if (!this.owned) {
-      const own = takeWindow(WINDOW_BYTES);
+      const own = this.takeOwn(this.win.byteOffset);
       this.win.copy(own, 0, 0, this.len);
       this.win = own;
-      this.owned = true;
     }
     bytes.copy(this.win, this.len, off, off + n);
     this.len = need;
@@ -247,9 +264,8 @@ export class TextEngine {
       win.copyWithin(0, cut, len);
     } else {
       // The caller's chunk is never written to: the tail moves into a buffer of our own.
-      this.win = takeWindow(WINDOW_BYTES);
+      this.win = this.takeOwn(win.byteOffset + cut);
       win.copy(this.win, 0, cut, len);
-      this.owned = true;
     }
     this.len = len - cut;
     this.bufStart += cut;
