@@ -9,7 +9,9 @@
 // not; inside the guardian under 64 KiB JSON responses at 32 connections those copies ran at 1-2.4 GB/s
 // and took 23% of the proxy thread's CPU. Socket reads start at offset 0 of their own memory, so most
 // chunks land at offsets that are multiples of 8, which is also what the worker's own copies (to offset
-// 0 of its window and decoder buffers) want.
+// 0 of its window and decoder buffers) want. The guardian's own copies now go through `copyBytes`
+// (lib/copy-bytes.ts: a plain memcpy, alignment does not matter); the alignment still serves any copy
+// of ring bytes that goes through V8 (TypedArray#set, Buffer#copy) elsewhere.
 
 /** Alignment the copies need to run a word at a time. */
 export const RING_ALIGN = 8;

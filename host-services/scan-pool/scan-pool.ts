@@ -34,6 +34,7 @@ import type { Counters } from '../../lib/status-schema.js';
 import type { Batch, DoneSummary, OpenOp, Op, Reply, WorkerInit } from './protocol.js';
 import { RING_ALIGN, RingSpace } from './ring-space.js';
 import { scanWorkerPath } from './worker-path.js';
+import { copyBytes } from '../../lib/copy-bytes.js';
 
 export interface ScanPoolOptions {
   workers: number;
@@ -205,7 +206,7 @@ export class ScanPool {
       slot.ops.push({ op: 'gap', id: m.id, n: m.pendingGap });
       m.pendingGap = 0;
     }
-    chunk.copy(slot.ring, off);
+    copyBytes(chunk, slot.ring, off);
     slot.ops.push({ op: 'data', id: m.id, off, len: n });
     m.inflight += n;
     slot.inflight += n;

@@ -4,6 +4,7 @@
 // not strings: the scanner's views are Buffers, and a byte loop with native copies is several times
 // faster than building strings piece by piece.
 import { HEX_VALUE } from './hex.js';
+import { copyBytes } from '../copy-bytes.js';
 
 /** Escape letter -> the byte it stands for (-1: not a one-letter escape). */
 const SIMPLE = new Int16Array(256).fill(-1);
@@ -96,7 +97,7 @@ export function decodeJsonEscapes(src: Buffer, into?: Buffer): Buffer | null {
     if (len > 0) {
       if (out === null) {
         out = into ?? Buffer.allocUnsafe(n);
-        src.copy(out, 0, 0, n);
+        copyBytes(src.subarray(0, n), out, 0);
         o = i;
       } else if (i - last < 32) {
         // out[last, n) still holds the source: every write so far landed below `last`.

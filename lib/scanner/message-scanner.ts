@@ -8,6 +8,7 @@ import { ContentDecoder, parseContentEncoding, type ContentCoding } from '../dec
 import { TextEngine } from './text-engine.js';
 import { SseTextExtractor } from '../decode/sse-text.js';
 import { RawHold } from '../decode/raw-hold.js';
+import { copyBytes } from '../copy-bytes.js';
 
 export interface MessageScanOptions {
   direction: Direction;
@@ -197,7 +198,7 @@ export class MessageScanner {
     const decodes = this.decoder !== null || (this.bytesIn === 0 && !this.fallback && this.sniffGzip(chunk));
     if (decodes) {
       const copy = Buffer.allocUnsafe(chunk.length);
-      chunk.copy(copy);
+      copyBytes(chunk, copy, 0);
       this.write(copy);
       return;
     }

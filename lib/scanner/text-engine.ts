@@ -19,6 +19,7 @@ import { buildSnippet, fingerprint } from '../redact.js';
 import { KeywordPrefilter } from './keyword-automaton.js';
 import { giveWindow, takeWindow } from './window-buffers.js';
 import { runSourceOffset, sourceMapper } from './offset-map.js';
+import { copyBytes } from '../copy-bytes.js';
 
 /** Prefilters are built once per rule list and shared by every engine using that list. */
 const prefilters = new WeakMap<readonly Rule[], KeywordPrefilter>();
@@ -165,14 +166,15 @@ export class TextEngine {
     if (this.owned || this.len === 0) return;
     // Not owned: the window is one chunk's view of at most SCAN_BATCH bytes (`append`).
     const own = this.takeOwn(this.win.byteOffset);
-    this.win.copy(own, 0, 0, this.len);
+    copyBytes(this.win.subarray(0, this.len), own, 0);
     this.win = own;
   }
 
   /**
    * A window of our own whose first byte has the same alignment (mod 8) as `sourceOffset`, the offset of
-   * the bytes about to be copied into it: copies out of the scan workers' shared ring run a word at a time
-   * only between equally aligned addresses, a byte at a time otherwise (scan-pool/ring-space.ts).
+   * the bytes about to be copied into it: V8's copies out of the scan workers' shared ring run a word at a
+   * time only between equally aligned addresses (scan-pool/ring-space.ts). The engine's own copies use
+   * `copyBytes` (a plain memcpy); the alignment is for whatever reads the window through V8 later.
    */
   private takeOwn(sourceOffset: number): Buffer {
     const base = takeWindow(WINDOW_BUFFER_BYTES);
@@ -231,10 +233,10 @@ export class TextEngine {
     const need = this.len + n;
     if (!this.owned) {
       const own = this.takeOwn(this.win.byteOffset);
-      this.win.copy(own, 0, 0, this.len);
+      copyBytes(this.win.subarray(0, this.len), own, 0);
       this.win = own;
     }
-    bytes.copy(this.win, this.len, off, off + n);
+    copyBytes(bytes.subarray(off, off + n), this.win, this.len);
     this.len = need;
     this.pending += n;
   }
@@ -265,7 +267,7 @@ export class TextEngine {
     } else {
       // The caller's chunk is never written to: the tail moves into a buffer of our own.
       this.win = this.takeOwn(win.byteOffset + cut);
-      win.copy(this.win, 0, cut, len);
+      copyBytes(win.subarray(cut, len), this.win, 0);
     }
     this.len = len - cut;
     this.bufStart += cut;

@@ -12,6 +12,7 @@
 // against the JS reference (test/support/reference/encoded-runs.ts) by test/decode-fast-paths.test.ts.
 
 import { code, instantiate, op, wasmModule } from '../../wasm/emit.js';
+import { copyBytes } from '../../copy-bytes.js';
 
 // Function `runs(inPtr, n, min, outPtr, max, sepPtr) -> count`: writes [start, end) pairs (offsets
 // from inPtr) of the maximal runs of at least `min` (>= 17) run characters in mem[inPtr, inPtr + n) to
@@ -118,7 +119,8 @@ const runsFn = instance.fn.runs! as (
   max: number,
   sepPtr: number,
 ) => number;
-let heap = new Uint8Array(memory.buffer);
+// A Buffer over the module's memory: the input goes in with `copyBytes` (plain memcpy).
+let heap = Buffer.from(memory.buffer);
 let pairs = new Int32Array(memory.buffer);
 
 /** The input goes here; the pairs right after it (8-byte aligned). */
@@ -136,10 +138,10 @@ export function wasmRuns(s: Uint8Array, min: number, max: number): Int32Array {
   const need = sepAt + ((n >> 4) + 2) * 4;
   if (need > heap.length) {
     memory.grow(Math.ceil((need - heap.length) / 65536));
-    heap = new Uint8Array(memory.buffer);
+    heap = Buffer.from(memory.buffer);
     pairs = new Int32Array(memory.buffer);
   }
-  heap.set(s, IN_AT);
+  copyBytes(s, heap, IN_AT);
   heap.fill(0, IN_AT + n, IN_AT + n + 16);
   const count = runsFn(IN_AT, n, min, outAt, cap, sepAt);
   // Stopped at `cap` runs: the blocks after that point were not looked at.

@@ -11,6 +11,7 @@
 // The module is written at run time by ../../wasm/emit.ts for one automaton, its offsets baked in as
 // constants; nothing is read from disk.
 import { code, instantiate, op, wasmModule, type WasmInstance } from '../../wasm/emit.js';
+import { copyBytes } from '../../copy-bytes.js';
 
 /** What the walk needs of the automaton (built by keyword-automaton.ts). */
 export interface DfaTables {
@@ -66,7 +67,8 @@ function onHit(s: number, addr: readonly number[]): number[] {
 export class WasmDfaWalk {
   private readonly inst: WasmInstance;
   private readonly viewAt: number;
-  private u8: Uint8Array;
+  /** A Buffer over the module's memory: copies into it go through `copyBytes` (plain memcpy). */
+  private u8: Buffer;
   private i32: Int32Array;
   private readonly walk: (p: number, end: number, s: number) => number;
   private readonly lanes: (p: number, q: number, len: number) => number;
@@ -220,7 +222,7 @@ export class WasmDfaWalk {
 
     const pages = Math.ceil((this.viewAt + 128 * 1024) / PAGE);
     this.inst = instantiate(wasmModule(pages, [hit, walk, lanes]));
-    this.u8 = new Uint8Array(this.inst.memory.buffer);
+    this.u8 = Buffer.from(this.inst.memory.buffer);
     this.i32 = new Int32Array(this.inst.memory.buffer);
     // Rows are addressed in bytes and indexed by the byte itself (the class map folded in).
     const conv = (v: number): number => (v < 0 ? ~((~v / d.nc) * ROW) : (v / d.nc) * ROW);
@@ -240,13 +242,13 @@ export class WasmDfaWalk {
     const n = bytes.length;
     if (this.viewAt + n > this.u8.length) {
       this.inst.memory.grow(Math.ceil((this.viewAt + n - this.u8.length) / PAGE));
-      this.u8 = new Uint8Array(this.inst.memory.buffer);
+      this.u8 = Buffer.from(this.inst.memory.buffer);
       this.i32 = new Int32Array(this.inst.memory.buffer);
     }
     const i32 = this.i32;
     i32.fill(0, MASK / 4, MASK / 4 + this.words);
     i32[LOG_COUNT / 4] = 0;
-    this.u8.set(bytes, this.viewAt);
+    copyBytes(bytes, this.u8, this.viewAt);
     const p = this.viewAt;
     if (n < LANES_FROM || this.maxLen * 16 > n) {
       this.walk(p, p + n, 0);
