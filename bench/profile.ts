@@ -8,6 +8,9 @@
 // --conns connections upload 1 MiB bodies). BENCH_SCAN_WORKERS=N sets the guardian's scan_workers.
 // --scheme https sends the load through inspected CONNECT tunnels (TLS to the guardian and from it to
 // the upstream) instead of plain HTTP proxy requests.
+// V8's sampler places time spent in native code (copies, syscalls) loosely: a copy into shared memory that
+// took 23% of the proxy thread under `perf record -e cpu-clock` showed as 9% here. Use perf (with node's
+// --perf-basic-prof) to confirm where native time goes.
 // Usage: node dist/bench/profile.js [--workload W] [--scheme http|https] [--seconds N] [--conns N] [--top N]
 //        [--keep DIR]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
