@@ -1,4 +1,5 @@
-// The text engines reuse their window buffers across messages (lib/scanner/window-buffers.ts). A reused
+// The text engines reuse their window buffers across messages (lib/scanner/window-buffers.ts) once a
+// window outgrows 16 KiB (smaller ones are sized to their bytes): messages here are that large. A reused
 // buffer still holds the last message's bytes: these tests plant a key in one message, then send a
 // second message whose bytes stop exactly where that key's prefix lies in the shared buffer, so an
 // engine reading past its own bytes would complete the old key and report it in the wrong message.
@@ -31,28 +32,44 @@ describe('window buffers reused across messages', () => {
   for (const how of ['write', 'writeTransient'] as const) {
     it(`a message never sees the previous message's bytes (${how})`, async () => {
       const key = expandExample('ghp_{{rand:alnum:36}}').text;
-      // Two chunks: the window is a buffer of its own from the second chunk on (or from the first
+      // Two chunks: the window is a pooled buffer of its own from the second chunk on (or from the first
       // call's end, when fed as views).
-      const first = filler(1000);
+      const first = filler(20_000);
       const a = await scan([first, Buffer.concat([filler(500), Buffer.from(` ${key} `), filler(300)])], how);
       expect(a.detections.map((d) => d.pattern)).toContain('github_token');
 
       // The same layout, cut right after the key's prefix: the old key's tail sits next in the buffer.
       const b = await scan([first, Buffer.concat([filler(500), Buffer.from(` ${key.slice(0, 8)}`)])], how);
       expect(b.detections).toEqual([]);
-      expect(b.bytesScanned).toBe(1000 + 500 + 9);
+      expect(b.bytesScanned).toBe(20_000 + 500 + 9);
     });
   }
 
   it('a window goes back when its message ends, and the next message takes it', async () => {
-    await scan([filler(2000), filler(2000)], 'write');
+    await scan([filler(20_000), filler(20_000)], 'write');
     const idle = idleWindows();
     expect(idle).toBeGreaterThan(0);
     const s = scanner();
-    s.write(filler(2000));
-    s.write(filler(2000));
+    s.write(filler(20_000));
+    s.write(filler(20_000));
     expect(idleWindows()).toBe(idle - 1);
     await s.end();
+    expect(idleWindows()).toBe(idle);
+  });
+
+  it('a small message fed in pieces takes no pooled window and still finds a key split across them', async () => {
+    const key = expandExample('ghp_{{rand:alnum:36}}').text;
+    await scan([filler(20_000), filler(20_000)], 'write');
+    const idle = idleWindows();
+    const text = Buffer.from(`${filler(3000).toString()} ${key} ${filler(3000).toString()}`);
+    const s = scanner();
+    const cut = 3000 + 1 + 10;
+    for (const piece of [text.subarray(0, 1500), text.subarray(1500, cut), text.subarray(cut)]) {
+      s.writeTransient(Buffer.from(piece));
+      expect(idleWindows()).toBe(idle);
+    }
+    const r = await s.end();
+    expect(r.detections.map((d) => d.pattern)).toContain('github_token');
     expect(idleWindows()).toBe(idle);
   });
 
@@ -93,8 +110,8 @@ describe('window buffers under attack', () => {
     const idle = Math.max(idleWindows(), 1);
     for (const ending of ['gap,gap,end', 'gap,end', 'endNow,end'] as const) {
       const s = scanner();
-      s.write(filler(2000));
-      s.write(filler(2000));
+      s.write(filler(20_000));
+      s.write(filler(20_000));
       for (const step of ending.split(',')) {
         if (step === 'gap') s.gap(10);
         else if (step === 'endNow') s.endNow();
@@ -179,7 +196,7 @@ describe('window buffers under attack', () => {
         // A policy that stops a message at its first finding, then goes on with other work.
         a.endNow();
         const s = scanner();
-        s.write(filler(1000));
+        s.write(filler(20_000));
         s.write(Buffer.concat([filler(300), Buffer.from(` ${encodedB} `), filler(300)]));
         b = s.endNow();
       },

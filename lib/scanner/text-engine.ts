@@ -42,6 +42,12 @@ export const MAX_TAIL = 16 * 1024;
 const WINDOW_BYTES = SCAN_BATCH + MAX_TAIL;
 /** The buffer behind it (window-buffers.ts), with room to start the window at any alignment. */
 const WINDOW_BUFFER_BYTES = WINDOW_BYTES + 8;
+/**
+ * Up to this many bytes a window of our own is allocated to size (doubling from 1 KiB), as before the
+ * pool: a small message, or a long-lived stream of small events, holds a few KiB rather than a pooled
+ * 80 KiB window for its whole life. Past it the window is a pooled one.
+ */
+const SMALL_WINDOW_MAX = 16 * 1024;
 /** A hit this close to an open end may still grow; it is left for the next pass. */
 export const SETTLE_GUARD = 1024;
 /** Nested decoding depth (e.g. json > base64 > percent). */
@@ -165,9 +171,16 @@ export class TextEngine {
   detach(): void {
     if (this.owned || this.len === 0) return;
     // Not owned: the window is one chunk's view of at most SCAN_BATCH bytes (`append`).
-    const own = this.takeOwn(this.win.byteOffset);
+    const own = this.ownFor(this.len, this.win.byteOffset);
     copyBytes(this.win.subarray(0, this.len), own, 0);
     this.win = own;
+  }
+
+  /** A window of our own for `need` bytes: sized to them while small, else a pooled one (`takeOwn`). */
+  private ownFor(need: number, sourceOffset: number): Buffer {
+    if (need > SMALL_WINDOW_MAX) return this.takeOwn(sourceOffset);
+    this.owned = true;
+    return Buffer.allocUnsafe(Math.max(1024, need, Math.min(SMALL_WINDOW_MAX, this.win.length * 2)));
   }
 
   /**
@@ -229,10 +242,10 @@ export class TextEngine {
       this.owned = false;
       return;
     }
-    // A tail (at most MAX_TAIL) plus less than a batch: always fits a window of our own.
+    // A tail (at most MAX_TAIL) plus less than a batch: always fits a pooled window.
     const need = this.len + n;
-    if (!this.owned) {
-      const own = this.takeOwn(this.win.byteOffset);
+    if (!this.owned || need > this.win.length) {
+      const own = this.ownFor(need, this.win.byteOffset);
       copyBytes(this.win.subarray(0, this.len), own, 0);
       this.win = own;
     }
