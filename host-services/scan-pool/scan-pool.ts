@@ -4,8 +4,8 @@
 // so it is never transferred or detached), and each worker gets one postMessage per event-loop turn with
 // every op of that turn. The ring is reused memory: a fresh buffer per batch (transferred) cost about
 // 1 ms per MiB here, most of it page faults on new memory; copying into the warm ring costs a sixth of that.
-// Each chunk lands at an offset aligned like its source (ring-space.ts): copies into shared memory run a
-// byte at a time otherwise.
+// Copies into and out of the ring go through copyBytes (lib/copy-bytes.ts, a plain memcpy), and each chunk
+// lands at an offset aligned like its source (ring-space.ts), for any copy of ring bytes V8 still makes.
 //
 // Cost on the proxy thread (this 2-core machine, Node 20, busy with other work; best of 5 runs of
 // scripts/measure-scan-pool.ts): about 6 µs per message (open, end, posting, the reply) and about 100 µs

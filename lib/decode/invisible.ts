@@ -2,6 +2,7 @@
 // (`gh\u200bp_…`, `sk-\u00adant-…`) reads whole again before the rules run. Removed: zero-width space,
 // non-joiner and joiner (U+200B..U+200D), word joiner (U+2060), zero-width no-break space / BOM (U+FEFF)
 // and soft hyphen (U+00AD), in their UTF-8 bytes. Nothing else changes; the view stays one byte per char.
+import { copyBytes } from '../copy-bytes.js';
 
 /** ASCII characters of a token (keys, base64, hex, identifiers): an invisible one between two of them is hiding. */
 const TOKEN = new Uint8Array(256);
@@ -52,7 +53,7 @@ export function stripInvisible(src: Buffer): Buffer | null {
   }
   if (first === -1) return null;
   const out = Buffer.allocUnsafe(src.length);
-  let o = src.copy(out, 0, 0, first);
+  let o = copyBytes(src.subarray(0, first), out, 0);
   for (let i = first; i < src.length;) {
     const k = invisibleAt(src, i);
     if (k > 0) {

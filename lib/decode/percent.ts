@@ -4,6 +4,7 @@
 // files) match form posts (`-----BEGIN+OPENSSH+PRIVATE+KEY-----`), as browsers, curl --data-urlencode
 // and Python's urlencode write them.
 import { HEX_VALUE } from './hex.js';
+import { copyBytes } from '../copy-bytes.js';
 
 /**
  * Returns the decoded bytes, or null when there is nothing to decode (no percent escape, and with
@@ -22,7 +23,7 @@ export function decodePercent(src: Buffer, plusAsSpace = false, info?: { base64C
     const l = HEX_VALUE[src[i + 2]!]!;
     if (h >= 0 && l >= 0) {
       out ??= Buffer.allocUnsafe(n);
-      o += src.copy(out, o, last, i);
+      o += copyBytes(src.subarray(last, i), out, o);
       const b = (h << 4) | l;
       out[o++] = b;
       // `+`, `/` and `=` escaped: a base64 run may only be whole after decoding.
@@ -35,10 +36,11 @@ export function decodePercent(src: Buffer, plusAsSpace = false, info?: { base64C
   }
   if (out === null) {
     if (firstPlus === -1) return null;
-    out = Buffer.from(src);
+    out = Buffer.allocUnsafe(n);
+    copyBytes(src, out, 0);
     o = n;
   } else {
-    o += src.copy(out, o, last, n);
+    o += copyBytes(src.subarray(last, n), out, o);
   }
   if (plusAsSpace) {
     // `%2B` was decoded to `+` above and must stay one: only literal `+` of the source become spaces.

@@ -38,10 +38,8 @@ export const SCAN_BATCH = 64 * 1024;
 export const SCAN_OVERLAP = 4 * 1024;
 /** A tail may grow back to the start of an encoded run, up to this size, so the run decodes aligned. */
 export const MAX_TAIL = 16 * 1024;
-/** Every window the engine owns: a tail and a batch always fit. */
+/** A pooled window (window-buffers.ts): a tail and a batch always fit. */
 const WINDOW_BYTES = SCAN_BATCH + MAX_TAIL;
-/** The buffer behind it (window-buffers.ts), with room to start the window at any alignment. */
-const WINDOW_BUFFER_BYTES = WINDOW_BYTES + 8;
 /**
  * Up to this many bytes a window of our own is allocated to size (doubling from 1 KiB), as before the
  * pool: a small message, or a long-lived stream of small events, holds a few KiB rather than a pooled
@@ -119,7 +117,7 @@ export class TextEngine {
    * for API requests, is scanned where it lies); it is copied before anything is appended or moved.
    */
   private owned = true;
-  /** The pooled buffer behind a window of our own (null while the window is the caller's chunk). */
+  /** The pooled window we own (null while the window is the caller's chunk or a small one of our own). */
   private base: Buffer | null = null;
   /** Scans of this engine running (more than one when a detection callback feeds or ends the message). */
   private scanning = 0;
@@ -171,30 +169,23 @@ export class TextEngine {
   detach(): void {
     if (this.owned || this.len === 0) return;
     // Not owned: the window is one chunk's view of at most SCAN_BATCH bytes (`append`).
-    const own = this.ownFor(this.len, this.win.byteOffset);
+    const own = this.ownFor(this.len);
     copyBytes(this.win.subarray(0, this.len), own, 0);
     this.win = own;
   }
 
   /** A window of our own for `need` bytes: sized to them while small, else a pooled one (`takeOwn`). */
-  private ownFor(need: number, sourceOffset: number): Buffer {
-    if (need > SMALL_WINDOW_MAX) return this.takeOwn(sourceOffset);
+  private ownFor(need: number): Buffer {
+    if (need > SMALL_WINDOW_MAX) return this.takeOwn();
     this.owned = true;
     return Buffer.allocUnsafe(Math.max(1024, need, Math.min(SMALL_WINDOW_MAX, this.win.length * 2)));
   }
 
-  /**
-   * A window of our own whose first byte has the same alignment (mod 8) as `sourceOffset`, the offset of
-   * the bytes about to be copied into it: V8's copies out of the scan workers' shared ring run a word at a
-   * time only between equally aligned addresses (scan-pool/ring-space.ts). The engine's own copies use
-   * `copyBytes` (a plain memcpy); the alignment is for whatever reads the window through V8 later.
-   */
-  private takeOwn(sourceOffset: number): Buffer {
-    const base = takeWindow(WINDOW_BUFFER_BYTES);
-    const k = sourceOffset & 7;
-    this.base = base;
+  /** A pooled window, given back when the message ends (`dropWindow`). */
+  private takeOwn(): Buffer {
+    this.base = takeWindow(WINDOW_BYTES);
     this.owned = true;
-    return base.subarray(k, k + WINDOW_BYTES);
+    return this.base;
   }
 
   /** Feeds a latin1 string (SSE event text, a header block). */
@@ -245,7 +236,7 @@ export class TextEngine {
     // A tail (at most MAX_TAIL) plus less than a batch: always fits a pooled window.
     const need = this.len + n;
     if (!this.owned || need > this.win.length) {
-      const own = this.ownFor(need, this.win.byteOffset);
+      const own = this.ownFor(need);
       copyBytes(this.win.subarray(0, this.len), own, 0);
       this.win = own;
     }
@@ -279,7 +270,7 @@ export class TextEngine {
       win.copyWithin(0, cut, len);
     } else {
       // The caller's chunk is never written to: the tail moves into a buffer of our own.
-      this.win = this.takeOwn(win.byteOffset + cut);
+      this.win = this.takeOwn();
       copyBytes(win.subarray(cut, len), this.win, 0);
     }
     this.len = len - cut;
